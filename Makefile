@@ -1,0 +1,52 @@
+# One-command set-up: `make test` and `make demo` create .venv and install everything on a fresh machine.
+# Stamp files under .venv make a second run quick when nothing changed.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_VERSION ?= 2.13.0
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.stamps
+
+.PHONY: setup test demo clean bench
+
+setup: $(STAMP)/package
+
+$(STAMP)/venv:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel
+	mkdir -p $(STAMP) && touch $@
+
+# CPU torch first: with torch already present, nothing below pulls a CUDA build.
+$(STAMP)/torch: $(STAMP)/venv
+	$(PIP) install -q torch==$(TORCH_VERSION)
+	touch $@
+
+# lava-nc 0.10.0 declares Python < 3.11 (SPEC §4): install its dependencies with the bounds it declares, then lava
+# itself ignoring requires-python. snn.backends.lava applies the 3.11 compatibility fix at import time.
+$(STAMP)/lava: $(STAMP)/torch
+	$(PIP) install -q 'numpy<2' 'scipy<1.18' 'asteval>=0.9.31,<0.10' 'networkx<=2.8.7' 'scikit-learn>=1.5,<2'
+	$(PIP) install -q --no-deps --ignore-requires-python lava-nc==0.10.0
+	touch $@
+
+# Peers for cross-check tests. norse without torchvision (--no-deps); dcls is the reference delay kernel.
+$(STAMP)/peers: $(STAMP)/lava
+	$(PIP) install -q snntorch==1.0.0 nir nirtorch h5py
+	$(PIP) install -q --no-deps norse==1.1.0 dcls==0.1.1
+	$(PIP) install -q requests && $(PIP) install -q --no-deps tonic==1.7.0 importRosbag==1.0.4 expelliarmus==1.1.12
+	touch $@
+
+$(STAMP)/package: $(STAMP)/peers pyproject.toml
+	$(PIP) install -q --no-build-isolation -e '.[dev]'
+	touch $@
+
+test: setup
+	$(PY) -m pytest -q -n 2 tests
+
+demo: setup
+	$(VENV)/bin/snn demo
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

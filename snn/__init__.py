@@ -1,0 +1,18 @@
+"""spikeforge: spiking neural networks with one PyTorch front end, a typed graph IR and several backends.
+
+Front end: neurons (:class:`LIF`, :class:`CubaLIF`, :class:`LI`), synapses (:class:`Linear`, :class:`Conv2d`,
+:class:`Flatten`) and :class:`Sequential`, all time-major ``(T, B, ...)`` with ``dt`` and time constants in ms.
+:func:`lower` turns a model into an :mod:`snn.ir` graph that :mod:`snn.backends` run.
+"""
+
+__version__ = "0.1.0"
+
+from . import backends, ir  # noqa: E402
+from .container import Sequential  # noqa: E402
+from .lower import lower, register_lowering  # noqa: E402
+from .neurons import LI, LIF, CubaLIF  # noqa: E402
+from .surrogate import SURROGATES, Surrogate, surrogate  # noqa: E402
+from .synapses import Conv2d, Flatten, Linear  # noqa: E402
+
+__all__ = ["LIF", "CubaLIF", "LI", "Linear", "Conv2d", "Flatten", "Sequential", "lower", "register_lowering",
+           "ir", "backends", "Surrogate", "surrogate", "SURROGATES", "__version__"]

@@ -1,0 +1,9 @@
+"""The PyTorch simulation backend: runs an :class:`snn.ir.Graph` on CPU or CUDA.
+
+It reads only the IR. ``build(graph)`` returns a :class:`Simulator`; ``sim(x)`` maps a ``(T, B, *input_shape)``
+tensor to the output node's ``(T, B, *output_shape)``; ``sim.run(x, record=True)`` also returns every node's output.
+"""
+
+from .simulator import NODE_KERNELS, Simulator, build, register_kernel
+
+__all__ = ["Simulator", "build", "register_kernel", "NODE_KERNELS"]

@@ -1,0 +1,7 @@
+"""Neuron models: pure step functions on explicit state, and thin ``nn.Module`` wrappers."""
+
+from .base import Stateful
+from .lif import LI, LIF, CubaLIF, LIFDynamics, LIFState, LIState, li_sequence, li_step, lif_sequence, lif_step
+
+__all__ = ["Stateful", "LIF", "CubaLIF", "LI", "LIFState", "LIState", "LIFDynamics",
+           "lif_step", "lif_sequence", "li_step", "li_sequence"]

@@ -1,0 +1,6 @@
+"""Synapses applied to whole sequences ``(T, B, ...)`` or single steps ``(B, ...)``."""
+
+from .conv import Conv2d
+from .linear import Flatten, Linear
+
+__all__ = ["Linear", "Conv2d", "Flatten"]
