@@ -4,6 +4,7 @@ A node is the *what* of a layer, written in the front end's units (time constant
 backend decides *how* to run it. Every node states its discrete-time equation, per step of ``dt`` ms::
 
     Linear   y = W x + b                         W (out, in), b (out,) or None
+    DelayLinear  y_i[t] = sum_j W_ij x_j[t - D_ij] + b_i   integer delays D (out, in) in steps
     Conv2d   y = conv2d(x, W, stride, padding, dilation, groups) + b, on frames (C, H, W)
     Flatten  y = flatten(x)                      (C, H, W) -> (C*H*W,)
     LIF      v = beta v + x [+ W_rec s_prev];  s = H(v - threshold);  reset subtract | zero | none
@@ -145,6 +146,43 @@ class Flatten(Node):
     @property
     def output_shape(self):
         return (math.prod(self.shape),)
+
+
+@register_node
+@dataclass(eq=False)
+class DelayLinear(Node):
+    """Dense synapses with an integer delay per synapse: ``y_i[t] = sum_j W_ij x_j[t - D_ij] + b_i``.
+
+    ``weight``: (out, in); ``delay``: (out, in) non-negative integer steps (of ``dt``); ``bias``: (out,) or None.
+    Inputs before ``t = 0`` are zero.
+    """
+
+    weight: np.ndarray
+    delay: np.ndarray
+    bias: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        self.weight = _array("weight", self.weight, "DelayLinear", ndim=2)
+        d = np.asarray(self.delay)
+        if d.shape != self.weight.shape:
+            raise ValueError(f"DelayLinear: delay: expected shape {self.weight.shape} like weight, got {d.shape}")
+        if d.size and (not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d != np.round(d))):
+            raise ValueError("DelayLinear: delay: expected non-negative integers (steps)")
+        self.delay = d.astype(np.int64)
+        if self.bias is not None:
+            self.bias = _array("bias", self.bias, "DelayLinear", ndim=1)
+
+    @property
+    def max_delay(self) -> int:
+        return int(self.delay.max()) if self.delay.size else 0
+
+    @property
+    def input_shape(self):
+        return (self.weight.shape[1],)
+
+    @property
+    def output_shape(self):
+        return (self.weight.shape[0],)
 
 
 def _neuron_arrays(node, names: tuple[str, ...]) -> None:
