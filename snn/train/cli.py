@@ -1,0 +1,215 @@
+"""``snn train`` and ``snn eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import _io
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+# Keys that may change when resuming a run; anything else would make the resumed run a different experiment.
+RESUMABLE_KEYS = ("train.epochs", "train.quiet", "train.patience", "train.tensorboard", "train.device",
+                  "data.root", "data.num_workers")
+
+TRAIN_EPILOG = """examples:
+  snn train                                   # the default: configs/ndigits.yaml
+  snn train --dataset shd --model lif         # configs/shd_lif.yaml
+  snn train --config configs/ndigits.yaml optim.lr=2e-3 model.hidden=[256,128] train.epochs=5
+  snn train --resume runs/ndigits-lif-20250101-120000
+  torchrun --nproc_per_node=2 -m snn train --config configs/ndigits.yaml   # DDP, gloo on CPU
+
+Any config key can be set as KEY=VALUE (values are YAML). A run writes runs/<name>-<timestamp>/ with config.yaml,
+log.jsonl (one JSON object per epoch), checkpoints/last.pt and best.pt, curves.png, and test results.
+"""
+
+
+def find_config(dataset: str, model: str | None) -> Path | None:
+    """The shipped config for a dataset (and model): ``<dataset>_<model>[s].yaml`` or ``<dataset>.yaml``."""
+    names = ([f"{dataset}_{model}.yaml", f"{dataset}_{model}s.yaml"] if model else []) + [f"{dataset}.yaml"]
+    for name in names:
+        if (CONFIG_DIR / name).is_file():
+            return CONFIG_DIR / name
+    return None
+
+
+def resolve_config(args) -> dict:
+    """The config mapping of ``snn train`` arguments: file (or shipped default), shorthands, KEY=VALUE overrides."""
+    from . import config as C
+
+    if args.config:
+        values = C.load(args.config)
+    else:
+        path = find_config(args.dataset or "ndigits", args.model)
+        values = C.load(path) if path else {}
+    shorthand = {"data.name": args.dataset, "model.type": args.model, "train.epochs": args.epochs,
+                 "train.batch_size": args.batch_size, "optim.lr": args.lr, "seed": args.seed, "name": args.name,
+                 "train.out_dir": args.out, "train.device": args.device}
+    overrides = [f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in shorthand.items()
+                 if v is not None and not (k == "data.name" and values.get("data", {}).get("name") == v)]
+    if args.model is not None and values.get("model", {}).get("type") not in (None, args.model):
+        values = {**values, "model": {}}  # another model type: its options do not carry over
+    if args.quiet:
+        overrides.append("train.quiet=true")
+    return C.apply_overrides(values, overrides + list(args.overrides))
+
+
+def new_run_dir(out_dir: str, name: str) -> Path:
+    """``out_dir/<name>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3``... if taken)."""
+    base = Path(out_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, k = base, 2
+    while path.exists():
+        path, k = Path(f"{base}-{k}"), k + 1
+    return path
+
+
+def _cmd_train(args) -> int:
+    from . import checkpoint, distributed
+    from .config import apply_overrides, from_dict
+    from .data import load_splits
+    from .trainer import Trainer
+
+    resume = args.resume is not None
+    if resume:
+        if args.config or args.dataset or args.model:
+            raise ValueError("snn train --resume RUN_DIR: the run's own config is used; drop --config/--dataset/--model")
+        bad = [o for o in args.overrides if o.partition("=")[0] not in RESUMABLE_KEYS]
+        if bad:
+            raise ValueError(f"snn train --resume: only {list(RESUMABLE_KEYS)} may change on resume, got {bad}")
+        run_dir = Path(args.resume)
+        ckpt = checkpoint.load(run_dir / "checkpoints" / checkpoint.LAST)
+        extra = list(args.overrides) + (["train.quiet=true"] if args.quiet else [])
+        cfg = from_dict(apply_overrides(ckpt["config"], extra))
+    else:
+        cfg = from_dict(resolve_config(args))
+    ctx = distributed.setup(cfg.train.device)
+    try:
+        if not resume:
+            run_dir = distributed.broadcast_path(ctx, new_run_dir(cfg.train.out_dir, cfg.name) if ctx.is_main else None)
+        splits = load_splits(cfg.data, cfg.seed)
+        trainer = Trainer(cfg, splits.train, val_set=splits.val, run_dir=run_dir, ctx=ctx)
+        if ctx.is_main:
+            print(f"run {run_dir}{' (resumed)' if resume else ''}: {cfg.data.name} "
+                  f"({len(splits.train)} train / {len(splits.val) if splits.val else 0} val / {len(splits.test)} "
+                  f"test), model {cfg.model['type']} with {sum(p.numel() for p in trainer.model.parameters())} "
+                  f"parameters, {ctx.world_size} process(es) on {ctx.device}", flush=True)
+        trainer.fit(resume=resume)
+        if trainer.interrupted:
+            return 130
+        distributed.barrier(ctx)  # rank 0 has written best.pt
+        best = checkpoint.load(run_dir / "checkpoints" / checkpoint.BEST, map_location=ctx.device)
+        trainer.model.load_state_dict(best["model"])
+        test = trainer.evaluate(splits.test)
+        if ctx.is_main:
+            write_results(run_dir, best, test)
+        return 0
+    finally:
+        distributed.teardown(ctx)
+
+
+def write_results(run_dir: Path, best: dict, test) -> None:
+    """``results.json`` and ``confusion.png`` of the best epoch on the test split; prints the summary."""
+    from .plots import plot_confusion
+
+    results = {"best_epoch": best["best"].get("epoch"), "best": best["best"], "test_loss": test.loss,
+               "test_acc": test.accuracy, "test_samples": test.samples, "test_rates": test.rates,
+               "confusion": test.confusion.tolist()}
+    with _io.atomic_path(run_dir / "results.json") as tmp:
+        tmp.write_text(json.dumps(results, indent=1))
+    plot_confusion(test.confusion, run_dir / "confusion.png",
+                   title=f"test accuracy {100 * test.accuracy:.2f}% (epoch {results['best_epoch']})")
+    print(f"test accuracy {100 * test.accuracy:.2f}% ({test.samples} samples, best epoch {results['best_epoch']}); "
+          f"results in {run_dir}", flush=True)
+
+
+def format_confusion(confusion: np.ndarray) -> str:
+    """A text confusion matrix (rows: true class, columns: predicted)."""
+    C = confusion.shape[0]
+    width = max(3, len(str(int(confusion.max()))) + 1) if confusion.size else 3
+    lines = ["true\\pred" + "".join(f"{j:>{width}}" for j in range(C))]
+    lines += [f"{i:>9}" + "".join(f"{int(v):>{width}}" for v in row) for i, row in enumerate(confusion)]
+    return "\n".join(lines)
+
+
+def _cmd_eval(args) -> int:
+    from .checkpoint import load_model, resolve
+    from .config import apply_overrides, from_dict
+    from .data import load_split
+    from .evaluate import evaluate_on_backend
+    from .plots import plot_confusion
+
+    path = resolve(args.checkpoint)
+    model, cfg = load_model(path)
+    overrides = ([f"data.name={args.dataset}"] if args.dataset else []) + list(args.overrides)
+    bad = [o for o in overrides if not o.startswith("data.")]
+    if bad:
+        raise ValueError(f"snn eval: only data.* keys may be overridden, got {bad}")
+    cfg = from_dict(apply_overrides(cfg.to_dict(), overrides))
+    dataset = load_split(cfg.data, args.split)
+    first = tuple(dataset.feature_shape)
+    result = evaluate_on_backend(model, dataset, kind=cfg.loss.kind, num_classes=dataset.num_classes,
+                                 backend=args.backend, batch_size=args.batch_size, input_shape=first,
+                                 progress=not args.quiet)
+    print(f"{cfg.data.name} {args.split}: accuracy {100 * result.accuracy:.2f}% on {result.samples} samples "
+          f"(backend {args.backend}, checkpoint {path})")
+    print(format_confusion(result.confusion))
+    out = Path(args.out) if args.out else (path.parent.parent if path.parent.name == "checkpoints" else Path("."))
+    stem = f"eval-{cfg.data.name}-{args.split}-{args.backend}"
+    with _io.atomic_path(out / f"{stem}.json") as tmp:
+        tmp.write_text(json.dumps({"checkpoint": str(path), "dataset": cfg.data.name, "split": args.split,
+                                   "backend": args.backend, "accuracy": result.accuracy,
+                                   "samples": result.samples, "confusion": result.confusion.tolist()}, indent=1))
+    plot_confusion(result.confusion, out / f"{stem}.png",
+                   title=f"{cfg.data.name} {args.split} on {args.backend}: {100 * result.accuracy:.2f}%")
+    print(f"wrote {out / (stem + '.json')} and {out / (stem + '.png')}")
+    return 0
+
+
+def _guarded(fn):
+    def run(args) -> int:
+        try:
+            return fn(args)
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    return run
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a spiking network (config file + KEY=VALUE overrides; resumable; DDP)",
+                       description="Train a spiking network from a YAML config. Runs are resumable and "
+                                   "torchrun-ready.", epilog=TRAIN_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", metavar="FILE", help="YAML config (default: the shipped config of --dataset)")
+    p.add_argument("--dataset", help="dataset name (ndigits, shd, nmnist, ...); picks configs/<dataset>[_<model>].yaml")
+    p.add_argument("--model", help="model type of snn.models (e.g. lif)")
+    p.add_argument("--epochs", type=int, help="train.epochs")
+    p.add_argument("--batch-size", type=int, help="train.batch_size (global, split across DDP ranks)")
+    p.add_argument("--lr", type=float, help="optim.lr (peak)")
+    p.add_argument("--seed", type=int, help="seed of initialisation, data order, dropout and validation split")
+    p.add_argument("--name", help="run name (folder prefix)")
+    p.add_argument("--out", metavar="DIR", help="train.out_dir: runs go to DIR/<name>-<timestamp>/ (default runs)")
+    p.add_argument("--device", help="auto | cpu | cuda[:i]")
+    p.add_argument("--quiet", action="store_true", help="no progress bars: one line per epoch")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last completed epoch")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=1e-3")
+    p.set_defaults(func=_guarded(_cmd_train))
+
+    p = sub.add_parser("eval", help="accuracy and confusion matrix of a checkpoint on a backend",
+                       description="Rebuild a trained model from a checkpoint, lower it to the IR, run it on a "
+                                   "backend and apply the training prediction rule. Prints accuracy and the "
+                                   "confusion matrix; saves both (JSON + PNG) beside the run.")
+    p.add_argument("checkpoint", help="a checkpoint file or a run folder (uses checkpoints/best.pt)")
+    p.add_argument("--dataset", help="dataset name (default: the one it was trained on)")
+    p.add_argument("--split", default="test", choices=["train", "test"], help="split to evaluate (default test)")
+    p.add_argument("--backend", default="torch", help="backend of snn.backends (default torch; see `snn info`)")
+    p.add_argument("--batch-size", type=int, default=128, help="samples per backend call (default 128)")
+    p.add_argument("--out", metavar="DIR", help="where the JSON and PNG go (default: the run folder)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="data overrides, e.g. data.root=/data")
+    p.set_defaults(func=_guarded(_cmd_eval))

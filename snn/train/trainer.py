@@ -1,0 +1,380 @@
+"""The training loop: plain PyTorch, one process or DDP under torchrun.
+
+:class:`Trainer` builds the model from the config (:mod:`snn.models`), trains it with the readout loss of
+:mod:`snn.train.losses`, logs one JSON line per epoch, checkpoints every epoch (``last.pt``) and the best epoch so far
+(``best.pt``), and resumes from ``last.pt`` exactly (same data order, dropout masks and optimiser state).
+
+Hooks for layers with training-time schedules (called on every module of the model that defines them):
+
+- ``module.after_optimizer_step()`` after each optimiser step (e.g. clamping delay positions);
+- ``module.epoch_end(epoch, num_epochs)`` after each training epoch, ``epoch`` counting from 1 (e.g. annealing a
+  kernel width); keep such state in buffers so that checkpoints capture it.
+
+Callbacks (objects passed as ``callbacks=[...]``) may define ``on_batch_end(trainer, epoch, step)`` and
+``on_epoch_end(trainer, record)``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
+
+from .. import _io, models
+from ..neurons.lif import LIF
+from . import checkpoint, distributed, losses
+from .config import Config, dump
+from .schedules import build_optimizer
+
+
+@dataclass
+class EvalResult:
+    """``loss`` (mean cross-entropy), ``accuracy`` (0..1), ``confusion`` ``(C, C)`` counts (row: true class),
+    ``rates`` per recorded layer (spikes per neuron and step), ``samples``."""
+
+    loss: float
+    accuracy: float
+    confusion: np.ndarray
+    rates: dict = field(default_factory=dict)
+    samples: int = 0
+
+
+def split_validation(dataset: Dataset, fraction: float, seed: int) -> tuple[Dataset, Optional[Dataset]]:
+    """Splits ``dataset`` into (train, validation) subsets with a permutation drawn from ``seed``."""
+    if fraction <= 0:
+        return dataset, None
+    n = len(dataset)
+    n_val = max(1, int(round(n * fraction)))
+    if n_val >= n:
+        raise ValueError(f"data.val_fraction: {fraction} leaves no training samples out of {n}")
+    order = np.random.default_rng([seed, 12345]).permutation(n)
+    return Subset(dataset, sorted(order[n_val:].tolist())), Subset(dataset, sorted(order[:n_val].tolist()))
+
+
+def _collate():
+    from ..datasets import pad_collate
+
+    return pad_collate
+
+
+class _SpikeRecorder:
+    """Forward hooks that keep the spike output of every LIF-family layer for the firing-rate terms."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.outputs: dict[str, torch.Tensor] = {}
+        self.handles = [m.register_forward_hook(self._hook(name)) for name, m in model.named_modules()
+                        if isinstance(m, LIF)]
+
+    def _hook(self, name: str):
+        def hook(module, inputs, output):
+            self.outputs[name] = output[0]
+        return hook
+
+    def clear(self) -> None:
+        self.outputs = {}
+
+
+def _call_module_hooks(model: nn.Module, name: str, *args) -> None:
+    for m in model.modules():
+        fn = getattr(m, name, None)
+        if callable(fn):
+            fn(*args)
+
+
+class Trainer:
+    """Trains ``models.build(config.model, ...)`` on ``train_set`` (a dataset of ``(frames (T, ...), label)``
+    with ``feature_shape`` and ``num_classes``, e.g. :func:`snn.datasets.frames`).
+
+    Args:
+        config: the validated run config.
+        train_set: training data; ``val_set``: validation data (early stopping and best-checkpoint choice) or None.
+        run_dir: where checkpoints, the log and plots go (None: write nothing).
+        ctx: the DDP context (:func:`snn.train.distributed.setup`); default single process on ``config.train.device``.
+        callbacks: objects with optional ``on_batch_end`` / ``on_epoch_end``.
+
+    ``fit()`` trains (continuing from ``run_dir/checkpoints/last.pt`` when ``resume=True``) and returns the history.
+    """
+
+    def __init__(self, config: Config, train_set: Dataset, *, val_set: Optional[Dataset] = None,
+                 run_dir: str | Path | None = None, ctx: Optional[distributed.Context] = None,
+                 callbacks: Sequence[Any] = ()) -> None:
+        self.config = config
+        self.ctx = ctx or distributed.Context(device=distributed.pick_device(config.train.device))
+        self.device = self.ctx.device
+        self.train_set, self.val_set = train_set, val_set
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.callbacks = list(callbacks)
+        base = train_set.dataset if isinstance(train_set, Subset) else train_set
+        self.input_shape = tuple(int(s) for s in base.feature_shape)
+        self.num_classes = int(base.num_classes)
+        self._resolve_model_dt(getattr(base, "dt", None))
+        torch.manual_seed(config.seed)
+        self.model = models.build(config.model, self.input_shape, self.num_classes).to(self.device)
+        self.recorder = _SpikeRecorder(self.model)
+        self.net: nn.Module = self.model
+        if self.ctx.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.sampler = distributed.ShardedBatchSampler(len(train_set), config.train.batch_size, shuffle=True,
+                                                       seed=config.seed, rank=self.ctx.rank,
+                                                       world_size=self.ctx.world_size)
+        self.loader = DataLoader(train_set, batch_sampler=self.sampler, collate_fn=_collate(),
+                                 num_workers=config.data.num_workers)
+        total_steps = config.train.epochs * max(1, len(self.sampler))
+        self.optimizer, self.scheduler = build_optimizer(self.model, config.optim, total_steps)
+        self.amp = bool(config.train.amp and self.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.best: dict = {}
+        self.interrupted = False
+        self._tb = None
+
+    # -- set-up -----------------------------------------------------------------------------------------------------
+
+    def _resolve_model_dt(self, data_dt) -> None:
+        """Gives the model the dataset's frame ``dt`` (ms) unless the config sets one; checks they agree."""
+        builder = models.MODELS.get(self.config.model.get("type"))
+        if builder is None or data_dt is None or "dt" not in models._options(builder):
+            return
+        if "dt" not in self.config.model:
+            self.config.model["dt"] = float(data_dt)
+        elif not math.isclose(float(self.config.model["dt"]), float(data_dt), rel_tol=1e-6):
+            raise ValueError(f"config: model.dt = {self.config.model['dt']} ms but the dataset's frames are "
+                             f"{data_dt} ms apart; set model.dt to {data_dt} or drop it")
+
+    @property
+    def monitor(self) -> str:
+        """The metric that picks the best epoch and drives early stopping (higher is better)."""
+        return "val_acc" if self.val_set is not None else "train_acc"
+
+    # -- one batch / one epoch --------------------------------------------------------------------------------------
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.amp):
+            out, _ = self.net(x)
+        return out.float()
+
+    def _train_step(self, x, y, lengths) -> tuple[torch.Tensor, torch.Tensor, list]:
+        cfg = self.config
+        n_global = distributed.all_sum(self.ctx, torch.tensor(float(len(y)), device=self.device))
+        self.recorder.clear()
+        out = self._forward(x)
+        # sum over this rank's samples / global batch size, times world size: DDP's mean over ranks then gives the
+        # mean over the global batch, exactly as one process would.
+        loss = losses.readout_loss(out, y, cfg.loss.kind, lengths, reduction="sum") * self.ctx.world_size / n_global
+        rates = losses.firing_rates(list(self.recorder.outputs.values()), lengths)
+        total = loss
+        if cfg.loss.rate_weight > 0:
+            total = total + cfg.loss.rate_weight * losses.rate_penalty(rates, cfg.loss.rate_target)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if cfg.optim.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        _call_module_hooks(self.model, "after_optimizer_step")
+        correct = (losses.predict(out.detach(), cfg.loss.kind, lengths) == y).sum()
+        return loss.detach() * n_global / self.ctx.world_size, correct, [r.detach() for r in rates]
+
+    def _train_epoch(self) -> dict:
+        self.model.train()
+        self.sampler.set_epoch(self.epoch)
+        sums = torch.zeros(3, device=self.device)  # loss sum, correct, samples
+        rate_sums = None
+        quiet = self.config.train.quiet or not self.ctx.is_main
+        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{self.config.train.epochs}", unit="batch",
+                   disable=quiet, leave=False, dynamic_ncols=True)
+        start = time.perf_counter()
+        for step, (x, y, lengths) in enumerate(bar):
+            x, y, lengths = x.to(self.device), y.to(self.device), lengths.to(self.device)
+            loss_sum, correct, rates = self._train_step(x, y, lengths)
+            sums += torch.stack([loss_sum, correct.float(), torch.tensor(float(len(y)), device=self.device)])
+            batch_rates = torch.stack(rates) * len(y) if rates else torch.zeros(0, device=self.device)
+            rate_sums = batch_rates if rate_sums is None else rate_sums + batch_rates
+            if not quiet:
+                bar.set_postfix(loss=f"{sums[0].item() / sums[2].item():.4f}",
+                                acc=f"{sums[1].item() / sums[2].item():.3f}")
+            for cb in self.callbacks:
+                if hasattr(cb, "on_batch_end"):
+                    cb.on_batch_end(self, self.epoch, step)
+        bar.close()
+        elapsed = time.perf_counter() - start
+        _call_module_hooks(self.model, "epoch_end", self.epoch + 1, self.config.train.epochs)
+        sums = distributed.all_sum(self.ctx, sums)
+        n = max(sums[2].item(), 1.0)
+        rates = {}
+        if rate_sums is not None and rate_sums.numel():
+            rate_sums = distributed.all_sum(self.ctx, rate_sums)
+            rates = {name: (r / n).item() for name, r in zip(self.recorder.outputs, rate_sums)}
+        return {"train_loss": sums[0].item() / n, "train_acc": sums[1].item() / n, "rates": rates,
+                "epoch_time_s": elapsed, "samples_per_s": sums[2].item() / elapsed if elapsed > 0 else None}
+
+    @torch.no_grad()
+    def evaluate(self, dataset: Dataset, batch_size: Optional[int] = None) -> EvalResult:
+        """Loss, accuracy, confusion matrix and firing rates of the model (eval mode) on ``dataset``; under DDP each
+        rank takes every ``world_size``-th sample and the counts are summed."""
+        self.model.eval()
+        part = Subset(dataset, list(range(self.ctx.rank, len(dataset), self.ctx.world_size)))
+        loader = DataLoader(part, batch_size=batch_size or self.config.train.batch_size, shuffle=False,
+                            collate_fn=_collate())
+        C = self.num_classes
+        sums = torch.zeros(2, device=self.device)  # loss sum, samples
+        confusion = torch.zeros(C * C, device=self.device)
+        rate_sums = None
+        for x, y, lengths in loader:
+            x, y, lengths = x.to(self.device), y.to(self.device), lengths.to(self.device)
+            self.recorder.clear()
+            out = self._forward(x)
+            pred = losses.predict(out, self.config.loss.kind, lengths)
+            sums += torch.stack([losses.readout_loss(out, y, self.config.loss.kind, lengths, reduction="sum"),
+                                 torch.tensor(float(len(y)), device=self.device)])
+            confusion += torch.bincount(y * C + pred, minlength=C * C).float()
+            rates = losses.firing_rates(list(self.recorder.outputs.values()), lengths)
+            batch_rates = torch.stack(rates) * len(y) if rates else torch.zeros(0, device=self.device)
+            rate_sums = batch_rates if rate_sums is None else rate_sums + batch_rates
+        sums, confusion = distributed.all_sum(self.ctx, sums), distributed.all_sum(self.ctx, confusion)
+        n = max(sums[1].item(), 1.0)
+        rates = {}
+        if rate_sums is not None and rate_sums.numel():
+            rate_sums = distributed.all_sum(self.ctx, rate_sums)
+            rates = {name: (r / n).item() for name, r in zip(self.recorder.outputs, rate_sums)}
+        confusion = confusion.reshape(C, C).long().cpu().numpy()
+        return EvalResult(sums[0].item() / n, float(np.trace(confusion)) / n, confusion, rates, int(n))
+
+    # -- the loop ---------------------------------------------------------------------------------------------------
+
+    def fit(self, resume: bool = False) -> list[dict]:
+        """Trains for ``config.train.epochs`` (from the last checkpoint when ``resume``); returns the history.
+
+        Ctrl-C stops after writing nothing partial: the run stays resumable from its last completed epoch and
+        ``self.interrupted`` is set.
+        """
+        cfg = self.config.train
+        if resume:
+            self.load_state(checkpoint.load(self._ckpt_dir() / checkpoint.LAST, map_location=self.device))
+            if self.ctx.is_main:
+                self._rewrite_log()
+        elif self.ctx.is_main and self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            with _io.atomic_path(self.run_dir / "config.yaml") as tmp:
+                tmp.write_text(dump(self.config))
+        try:
+            while self.epoch < cfg.epochs and not self._should_stop():
+                record = {"epoch": self.epoch + 1, **self._train_epoch()}
+                if self.val_set is not None:
+                    val = self.evaluate(self.val_set)
+                    record.update(val_loss=val.loss, val_acc=val.accuracy)
+                record["lr"] = [g["lr"] for g in self.optimizer.param_groups]
+                self.epoch += 1
+                self.history.append(record)
+                improved = not self.best or record[self.monitor] > self.best[self.monitor]
+                if improved:
+                    self.best = dict(record)
+                self._save(improved)
+                self._report(record, improved)
+                for cb in self.callbacks:
+                    if hasattr(cb, "on_epoch_end"):
+                        cb.on_epoch_end(self, record)
+        except KeyboardInterrupt:
+            self.interrupted = True
+            if self.ctx.is_main:
+                where = f"; resume with: snn train --resume {self.run_dir}" if self.run_dir else ""
+                print(f"\ninterrupted during epoch {self.epoch + 1}: the run keeps {self.epoch} completed "
+                      f"epoch(s){where}", flush=True)
+        if self.ctx.is_main and self.run_dir is not None and self.history:
+            from .plots import plot_curves
+
+            plot_curves(self.history, self.run_dir / "curves.png")
+        return self.history
+
+    def _should_stop(self) -> bool:
+        patience = self.config.train.patience
+        if patience is None or not self.best:
+            return False
+        return self.epoch - self.best["epoch"] >= patience
+
+    # -- state, checkpoints, logs -----------------------------------------------------------------------------------
+
+    def _ckpt_dir(self) -> Path:
+        if self.run_dir is None:
+            raise ValueError("Trainer: resume needs a run_dir")
+        return self.run_dir / "checkpoints"
+
+    def state(self) -> dict:
+        """Everything a checkpoint holds (see :mod:`snn.train.checkpoint`)."""
+        return {"config": self.config.to_dict(), "input_shape": list(self.input_shape),
+                "num_classes": self.num_classes, "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "rng": checkpoint.rng_state(), "epoch": self.epoch,
+                "history": self.history, "best": self.best}
+
+    def load_state(self, ckpt: dict) -> None:
+        """Restores a :meth:`state` (model, optimiser, scheduler, scaler, RNGs, epoch, history)."""
+        if list(ckpt["input_shape"]) != list(self.input_shape) or ckpt["num_classes"] != self.num_classes:
+            raise ValueError(f"checkpoint: trained on inputs {tuple(ckpt['input_shape'])} with "
+                             f"{ckpt['num_classes']} classes, but the data gives {self.input_shape} with "
+                             f"{self.num_classes}")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        checkpoint.set_rng_state(ckpt["rng"])
+        self.epoch, self.history, self.best = ckpt["epoch"], list(ckpt["history"]), dict(ckpt["best"])
+
+    def _save(self, improved: bool) -> None:
+        if not self.ctx.is_main or self.run_dir is None:
+            return
+        state = self.state()
+        checkpoint.save(self._ckpt_dir() / checkpoint.LAST, state)
+        if improved:
+            checkpoint.save(self._ckpt_dir() / checkpoint.BEST, state)
+        with open(self.run_dir / "log.jsonl", "a") as f:
+            f.write(json.dumps(self.history[-1]) + "\n")
+
+    def _rewrite_log(self) -> None:
+        """On resume the log is rebuilt from the checkpoint's history (drops a line of an epoch not checkpointed)."""
+        if self.run_dir is None:
+            return
+        with _io.atomic_path(self.run_dir / "log.jsonl") as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in self.history))
+
+    def _report(self, record: dict, improved: bool) -> None:
+        if not self.ctx.is_main:
+            return
+        val = f"  val loss {record['val_loss']:.4f} acc {record['val_acc']:.3f}" if "val_acc" in record else ""
+        rates = " ".join(f"{k}:{v:.3f}" for k, v in record["rates"].items())
+        line = (f"epoch {record['epoch']:>3}/{self.config.train.epochs}  train loss {record['train_loss']:.4f} "
+                f"acc {record['train_acc']:.3f}{val}  rates {rates}  {record['epoch_time_s']:.1f} s "
+                f"({record['samples_per_s']:.0f} samples/s){'  *' if improved else ''}")
+        tqdm.write(line)
+        self._tensorboard(record)
+
+    def _tensorboard(self, record: dict) -> None:
+        if not self.config.train.tensorboard or self.run_dir is None:
+            return
+        if self._tb is None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                tqdm.write("train.tensorboard: the tensorboard package is not installed; skipping TensorBoard logs")
+                self.config.train.tensorboard = False
+                return
+            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        for key, value in record.items():
+            if isinstance(value, (int, float)) and key != "epoch":
+                self._tb.add_scalar(key, value, record["epoch"])
+        for name, rate in record["rates"].items():
+            self._tb.add_scalar(f"rate/{name}", rate, record["epoch"])
+        self._tb.flush()
