@@ -29,13 +29,8 @@ def _cmd_info(args) -> int:
     print(f"torch      {torch.__version__}")
     cuda = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"
     print(f"cuda       {cuda}")
-    for name in ("numpy", "h5py", "nir", "lava", "snntorch", "norse"):
-        try:
-            mod = importlib.import_module(name) if name != "lava" else None
-            version = getattr(mod, "__version__", "installed") if mod else _dist_version("lava-nc")
-        except Exception as e:  # report, never fail: info must run on a broken install too
-            version = f"not importable ({type(e).__name__})"
-        print(f"{name:<10} {version}")
+    for dist in ("numpy", "h5py", "nir", "lava-nc", "snntorch", "norse", "dcls"):
+        print(f"{dist:<10} {_dist_version(dist)}")
     print("backends:")
     for b in backends.available():
         print(f"  {b.name:<12} {'usable' if b.usable else 'unusable':<9} {b.reason}")

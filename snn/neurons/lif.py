@@ -131,8 +131,8 @@ THRESHOLD_MIN = 1e-3
 
 
 def _per_neuron(name: str, value, shape: tuple[int, ...], where: str) -> torch.Tensor:
-    """A positive scalar or tensor broadcast to a per-neuron float32 tensor of ``shape``."""
-    t = torch.as_tensor(value, dtype=torch.float32) if not isinstance(value, torch.Tensor) else value.float()
+    """A positive scalar or tensor broadcast to a per-neuron tensor of ``shape`` (torch's default dtype)."""
+    t = torch.as_tensor(value).to(torch.get_default_dtype())
     _checks.positive(name, t, where=where)
     try:
         return t.expand(shape).clone()
