@@ -66,3 +66,8 @@ def _torch_probe() -> tuple[bool, str]:
 
 
 register("torch", "snn.backends.torch", "PyTorch simulation of the IR (CPU/CUDA, float)", _torch_probe)
+
+# The Lava backends (lava, lava-fixed, loihi) register from their own package; lava is imported only on use.
+from .lava import register as _register_lava  # noqa: E402
+
+_register_lava()

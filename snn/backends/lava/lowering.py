@@ -1,0 +1,203 @@
+"""IR graph -> :class:`LavaNet` in floating-point Lava units, and the extension point for new node types.
+
+The chain ``input -> synapse nodes -> neuron node -> synapse nodes -> neuron node ... -> output`` becomes one
+:class:`Layer` per neuron node. Consecutive synapse nodes (``Linear``, ``Conv2d``, ``Flatten``) compose into one
+``Dense`` (a convolution is unrolled to its dense matrix); a ``DelayLinear`` becomes a ``DelayDense``; a bias moves
+into the neuron (Lava adds ``bias_mant`` to ``v``).
+
+Extension point: :func:`register_synapse` / :func:`register_neuron` say how an IR node type lowers;
+:func:`register_neuron_kind` says which Lava process (built-in or custom, see :mod:`.processes`) runs a neuron kind
+and how the integer simulator steps it. Errors name the IR node and the option that cannot be expressed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from ... import ir
+from .network import LavaNet, Layer, Neuron, Synapse
+
+MAX_DELAY = 63  # Loihi 2 synaptic delay field: 6 bits (SPEC §4)
+
+
+@dataclass(frozen=True)
+class NeuronKind:
+    """How a neuron kind runs. ``make_process(neuron, precision) -> lava process`` (imports lava lazily);
+    ``model(precision) -> ProcessModel class``; ``state``: Var names reset between samples (and recorded);
+    ``spiking``: False for a graded readout."""
+
+    make_process: Callable
+    model: Callable
+    state: tuple[str, ...]
+    spiking: bool = True
+
+
+NEURON_KINDS: dict[str, NeuronKind] = {}
+
+# A synapse lowering maps (node, name, input shape) to (W (out, in), bias or None, delay (out, in) or None).
+SynapseLowering = Callable[[ir.Node, str], tuple[Optional[np.ndarray], Optional[np.ndarray], Optional[np.ndarray]]]
+# A neuron lowering maps (node, name, bias (n,)) to (Neuron, recurrent weight (n, n) or None).
+NeuronLowering = Callable[[ir.Node, str, np.ndarray], tuple[Neuron, Optional[np.ndarray]]]
+SYNAPSE_LOWERINGS: dict[type, SynapseLowering] = {}
+NEURON_LOWERINGS: dict[type, NeuronLowering] = {}
+
+
+def register_neuron_kind(kind: str, spec: NeuronKind) -> None:
+    NEURON_KINDS[kind] = spec
+
+
+def register_synapse(node_type: type):
+    """Decorator: ``fn(node, name) -> (W or None for identity, bias or None, delay or None)``."""
+    def deco(fn):
+        SYNAPSE_LOWERINGS[node_type] = fn
+        return fn
+    return deco
+
+
+def register_neuron(node_type: type):
+    """Decorator: ``fn(node, name, bias) -> (Neuron, recurrent weight or None)``; raise ValueError naming the
+    layer for options Lava cannot express."""
+    def deco(fn):
+        NEURON_LOWERINGS[node_type] = fn
+        return fn
+    return deco
+
+
+# --- synapses ------------------------------------------------------------------------------------------------------
+
+@register_synapse(ir.Linear)
+def _linear(node: ir.Linear, name: str):
+    return node.weight.astype(np.float64), node.bias, None
+
+
+@register_synapse(ir.Flatten)
+def _flatten(node: ir.Flatten, name: str):
+    return None, None, None
+
+
+@register_synapse(ir.DelayLinear)
+def _delay_linear(node: ir.DelayLinear, name: str):
+    if node.max_delay > MAX_DELAY:
+        raise ValueError(f"Lava lowering: layer {name!r} (DelayLinear): delay: expected at most {MAX_DELAY} steps "
+                         f"(Loihi 2 has 6 delay bits), got {node.max_delay}")
+    return node.weight.astype(np.float64), node.bias, node.delay.copy()
+
+
+@register_synapse(ir.Conv2d)
+def _conv2d(node: ir.Conv2d, name: str):
+    """Unrolls the convolution into its dense (out, in) matrix (exact; memory grows as in*out)."""
+    import torch
+    import torch.nn.functional as F
+
+    n_in = math.prod(node.input_shape)
+    if n_in * math.prod(node.output_shape) > 5e7:
+        raise ValueError(f"Lava lowering: layer {name!r} (Conv2d): expected at most 5e7 dense synapses when "
+                         f"unrolled, got {n_in * math.prod(node.output_shape):.3g}")
+    eye = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *node.input_shape)
+    w = torch.as_tensor(node.weight, dtype=torch.float64)
+    cols = F.conv2d(eye, w, None, node.stride, node.padding, node.dilation, node.groups).reshape(n_in, -1)
+    bias = None if node.bias is None else np.repeat(node.bias, math.prod(node.output_shape[1:]))
+    return cols.t().numpy(), bias, None
+
+
+# --- neurons -------------------------------------------------------------------------------------------------------
+
+def _uniform(node, field: str, name: str) -> float:
+    a = np.asarray(getattr(node, field), dtype=np.float64).ravel()
+    if a.size and not np.allclose(a, a[0], rtol=1e-6, atol=0):
+        raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}): {field}: expected one value for "
+                         f"the whole layer (a Lava LIF process has scalar {field}), got {a.min():g}..{a.max():g}")
+    return float(a[0])
+
+
+@register_neuron(ir.LIF)
+@register_neuron(ir.CubaLIF)
+def _lif(node: ir.LIF, name: str, bias: np.ndarray):
+    kind = {"zero": "lif", "subtract": "lif_subtract"}.get(node.reset)
+    if kind is None:
+        raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}): reset={node.reset!r} cannot be "
+                         f"expressed on Lava; expected reset 'zero' (Lava LIF) or 'subtract' (custom SubtractLIF)")
+    dv = 1.0 - math.exp(-node.dt / _uniform(node, "tau_mem", name))
+    du = 1.0
+    if isinstance(node, ir.CubaLIF):
+        du = 1.0 - math.exp(-node.dt / _uniform(node, "tau_syn", name))
+        if np.any(bias != 0):
+            raise ValueError(f"Lava lowering: layer {name!r} (CubaLIF): bias: a bias before a CubaLIF cannot be "
+                             f"expressed (Lava adds bias to v, not to the current u); expected no bias")
+    n = math.prod(node.output_shape)
+    neuron = Neuron(kind, n, du, dv, _uniform(node, "threshold", name), bias.astype(np.float64))
+    return neuron, node.recurrent_weight
+
+
+@register_neuron(ir.LI)
+def _li(node: ir.LI, name: str, bias: np.ndarray):
+    dv = 1.0 - math.exp(-node.dt / _uniform(node, "tau_mem", name))
+    return Neuron("readout", math.prod(node.output_shape), 1.0, dv, 0.0, bias.astype(np.float64)), None
+
+
+# --- the graph -----------------------------------------------------------------------------------------------------
+
+def _chain(graph: ir.Graph) -> list[str]:
+    order, cur = [], ir.INPUT
+    for _ in range(len(graph.nodes) + 1):
+        succ = [t for s, t in graph.edges if s == cur]
+        if len(succ) != 1:
+            raise ValueError(f"Lava lowering: node {cur!r}: expected a chain (one successor per node), got {succ}")
+        if succ[0] == ir.OUTPUT:
+            return order
+        if len(graph.predecessors(succ[0])) != 1:
+            raise ValueError(f"Lava lowering: node {succ[0]!r}: expected one input (the Lava lowering runs chains), "
+                             f"got {graph.predecessors(succ[0])}")
+        order.append(cur := succ[0])
+    raise ValueError("Lava lowering: the graph is not a chain")
+
+
+def lower(graph: ir.Graph) -> LavaNet:
+    """Lowers a chain-shaped IR graph to a floating-point :class:`LavaNet` (Lava float var values)."""
+    graph.validate()
+    layers: list[Layer] = []
+    w = b = d = None  # pending synapse stage: W (out, in) or None (identity), bias, delay
+    stage: list[str] = []
+    for name in _chain(graph):
+        node = graph.nodes[name]
+        if type(node) in SYNAPSE_LOWERINGS:
+            w2, b2, d2 = SYNAPSE_LOWERINGS[type(node)](node, name)
+            if w2 is not None and w is not None and (d is not None or d2 is not None):
+                raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}): expected a neuron layer "
+                                 f"between a delay synapse and another synapse ({stage[-1]!r})")
+            if w2 is not None:
+                b = (None if b is None else w2 @ b) if w is not None else b
+                b = b2 if b is None else (b if b2 is None else b + b2)
+                w = w2 if w is None else w2 @ w
+                d = d2 if d2 is not None else d
+            stage.append(name)
+        elif type(node) in NEURON_LOWERINGS:
+            if w is None:
+                raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}): expected a synapse layer "
+                                 f"(Linear, Conv2d, DelayLinear) before it, got {stage or 'the input'}")
+            n = math.prod(node.output_shape)
+            neuron, w_rec = NEURON_LOWERINGS[type(node)](node, name, np.zeros(n) if b is None else np.asarray(b))
+            rec = None if w_rec is None else Synapse(np.asarray(w_rec, dtype=np.float64))
+            graded = not layers  # the first stage reads the graph input, which may carry graded values
+            layers.append(Layer(name, Synapse(w, d, 0, graded), neuron, rec))
+            w = b = d = None
+            stage = []
+        else:
+            supported = sorted(t.__name__ for t in (*SYNAPSE_LOWERINGS, *NEURON_LOWERINGS))
+            raise ValueError(f"Lava lowering: layer {name!r}: node type {type(node).__name__} has no Lava lowering; "
+                             f"supported: {supported}")
+    if stage:
+        raise ValueError(f"Lava lowering: layers {stage}: expected the graph to end in a neuron layer (LIF, "
+                         f"CubaLIF, LI), got synapses after the last neuron")
+    if not layers:
+        raise ValueError("Lava lowering: the graph has no neuron layer")
+    for layer in layers[:-1]:
+        if not NEURON_KINDS[layer.neuron.kind].spiking:
+            raise ValueError(f"Lava lowering: layer {layer.name!r}: a graded readout must be the last layer")
+    return LavaNet(layers, graph.input_shape, graph.output_shape, "floating_pt", graph.dt)
+
+from . import kinds  # noqa: E402,F401  (registers the built-in neuron kinds)
