@@ -42,7 +42,7 @@ def _synapse_process(syn: Synapse, precision: str):
     if fixed:
         kw.update(weight_exp=int(syn.weight_exp), num_weight_bits=8)
     if syn.delay is not None:
-        proc = DelayDense(delays=syn.delay.astype(np.int32), **kw)
+        proc = DelayDense(delays=syn.delay.astype(int), **kw)  # lava insists on dtype int
         return proc, PyDelayDenseModelBitAcc if fixed else PyDelayDenseModelFloat
     return Dense(**kw), PyDenseModelBitAcc if fixed else PyDenseModelFloat
 

@@ -1,0 +1,147 @@
+"""``snn export --target lava`` and ``snn run --backend lava|lava-fixed|loihi``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import torch
+
+BACKENDS = ("lava", "lava-fixed", "loihi")
+
+
+@dataclass
+class Source:
+    """A model to run: its IR ``graph``, the prediction rule ``loss_kind`` and the ``data`` config (checkpoints)."""
+
+    graph: object
+    loss_kind: str = "sum"
+    data: Optional[object] = None
+
+
+def load_source(path: str | Path) -> Source:
+    """An IR file (``snn.ir.save`` output), a checkpoint file or a training run folder."""
+    from ... import ir
+
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"model: {str(p)!r} does not exist (expected an IR .h5 file, a checkpoint or a run folder)")
+    if p.is_file() and p.suffix == ".h5":
+        return Source(ir.load(p))
+    from ...lower import lower
+    from ...train.checkpoint import load_model
+    from ...train.data import load_split
+
+    model, cfg = load_model(p)
+    shape = tuple(load_split(cfg.data, "test").feature_shape)
+    return Source(lower(model, shape), cfg.loss.kind, cfg.data)
+
+
+def _cmd_export(args) -> int:
+    from .backend import prepare
+    from .netx import export
+    from .quantize import QuantConfig
+
+    src = load_source(args.model)
+    net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits))
+    out = export(net, args.out, source=args.model, overwrite=args.overwrite)
+    print(f"exported {len(net.layers)} layers ({', '.join(la.name for la in net.layers)}) to {out} "
+          f"(netx HDF5 + manifest.json; Lava latency {net.latency} steps)")
+    return 0
+
+
+def _dataset(src: Source, name: Optional[str], split: str):
+    from ... import datasets
+
+    if name:
+        return datasets.frames(name, split)
+    if src.data is None:
+        raise ValueError("snn run: --data: expected a dataset name when the model is an IR file")
+    from ...train.data import load_split
+
+    return load_split(src.data, split)
+
+
+def run_on_dataset(graph, dataset, backend: str, n: int, batch: int, loss_kind: str = "sum",
+                   seed: int = 0, progress: bool = True) -> dict:
+    """Runs ``n`` samples (a seeded random subset) on ``backend`` and on torch; accuracy, agreement, timing."""
+    from tqdm.auto import tqdm
+
+    from ... import backends
+    from ...datasets import pad_collate
+    from ...train.losses import predict
+
+    if n < 1 or batch < 1:
+        raise ValueError(f"snn run: expected -n >= 1 and --batch >= 1, got {n} and {batch}")
+    idx = np.random.default_rng(seed).permutation(len(dataset))[:n]
+    model, ref = backends.get(backend).build(graph), backends.get("torch").build(graph)
+    hits = ref_hits = agree = 0
+    seconds = 0.0
+    for start in tqdm(range(0, len(idx), batch), desc=f"run on {backend}", unit="batch", disable=not progress):
+        x, y, lengths = pad_collate([dataset[int(i)] for i in idx[start:start + batch]])
+        t0 = time.perf_counter()
+        out = model(x)
+        seconds += time.perf_counter() - t0
+        pred, ref_pred = predict(out, loss_kind, lengths), predict(ref(x), loss_kind, lengths)
+        hits += int((pred == y).sum())
+        ref_hits += int((ref_pred == y).sum())
+        agree += int((pred == ref_pred).sum())
+    m = len(idx)
+    return {"backend": backend, "samples": m, "accuracy": hits / m, "torch_accuracy": ref_hits / m,
+            "agreement": agree / m, "seconds_per_sample": seconds / m}
+
+
+def _cmd_run(args) -> int:
+    src = load_source(args.model)
+    ds = _dataset(src, args.data, args.split)
+    r = run_on_dataset(src.graph, ds, args.backend, args.n, args.batch, src.loss_kind, args.seed, not args.quiet)
+    print(f"{args.backend}: accuracy {100 * r['accuracy']:.2f}% on {r['samples']} samples "
+          f"(torch {100 * r['torch_accuracy']:.2f}%); prediction agreement with torch {100 * r['agreement']:.2f}%; "
+          f"{1e3 * r['seconds_per_sample']:.1f} ms per sample")
+    return 0
+
+
+def _guarded(fn):
+    def run(args) -> int:
+        try:
+            return fn(args)
+        except (ValueError, ImportError, RuntimeError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    return run
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "export", help="quantise a model and write it in the lava-dl netx HDF5 format (+ manifest.json)",
+        description="Quantises MODEL to Loihi 2 integers (8-bit weights + per-layer exponent, 12-bit decays, "
+                    "17-bit threshold) and writes OUT/network.net (lava-dl netx HDF5) and OUT/manifest.json. "
+                    "The directory appears atomically. Layers that do not fit Loihi's ranges are named in the error.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("model", help="IR file (.h5 from snn.ir.save), checkpoint (.pt) or training run folder")
+    p.add_argument("--target", choices=["lava"], default="lava", help="export format")
+    p.add_argument("--out", required=True, help="output directory (created; must be empty unless --overwrite)")
+    p.add_argument("--vth-bits", type=int, default=12, help="scale each layer so its threshold is <= 2**BITS")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
+    p.set_defaults(func=_guarded(_cmd_export))
+
+    p = sub.add_parser(
+        "run", help="run a saved model on Lava (float or fixed point) or the Loihi integer simulator",
+        description="Runs N samples of a dataset through MODEL on BACKEND and through the torch backend; prints the "
+                    "accuracy, the prediction agreement with torch and the time per sample. lava and lava-fixed run "
+                    "lava-nc's Loihi2SimCfg on CPU (seconds per batch); loihi is the bit-exact integer simulator.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("model", help="IR file (.h5), checkpoint (.pt) or training run folder")
+    p.add_argument("--backend", choices=BACKENDS, default="lava-fixed", help="where to run")
+    p.add_argument("--data", help="dataset name (default: the one the checkpoint was trained on)")
+    p.add_argument("--split", default="test", help="dataset split")
+    p.add_argument("-n", type=int, default=32, help="number of samples (a seeded random subset)")
+    p.add_argument("--batch", type=int, default=16, help="samples per Lava run (preloaded into the source)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample subset")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_guarded(_cmd_run))
