@@ -115,3 +115,12 @@ def test_cli_export_and_run(tmp_path, capsys):
     assert "not an empty directory" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "nope.h5"), "--data", "x"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_docs_example_runs():
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "backends" / "lava.md"
+    (code,) = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    exec(compile(code, str(page), "exec"), {"__name__": "docs_example"})
