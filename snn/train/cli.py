@@ -24,7 +24,7 @@ TRAIN_EPILOG = """examples:
   snn train --resume runs/ndigits-lif-20250101-120000
   torchrun --nproc_per_node=2 -m snn train --config configs/ndigits.yaml   # DDP, gloo on CPU
 
-Any config key can be set as KEY=VALUE (values are YAML). A run writes runs/<name>-<timestamp>/ with config.yaml,
+Any config key can be set as KEY=VALUE after the options, or with --set KEY=VALUE anywhere (values are YAML). A run writes runs/<name>-<timestamp>/ with config.yaml,
 log.jsonl (one JSON object per epoch), checkpoints/last.pt and best.pt, curves.png, and test results.
 """
 
@@ -56,7 +56,14 @@ def resolve_config(args) -> dict:
         values = {**values, "model": {}}  # another model type: its options do not carry over
     if args.quiet:
         overrides.append("train.quiet=true")
-    return C.apply_overrides(values, overrides + list(args.overrides))
+    values = C.apply_overrides(values, overrides + _overrides(args))
+    if "name" not in values:
+        values["name"] = f"{values.get('data', {}).get('name', 'ndigits')}-{values.get('model', {}).get('type', 'lif')}"
+    return values
+
+
+def _overrides(args) -> list[str]:
+    return list(getattr(args, "overrides", None) or []) + list(args.set or [])
 
 
 def new_run_dir(out_dir: str, name: str) -> Path:
@@ -78,12 +85,12 @@ def _cmd_train(args) -> int:
     if resume:
         if args.config or args.dataset or args.model:
             raise ValueError("snn train --resume RUN_DIR: the run's own config is used; drop --config/--dataset/--model")
-        bad = [o for o in args.overrides if o.partition("=")[0] not in RESUMABLE_KEYS]
+        bad = [o for o in _overrides(args) if o.partition("=")[0] not in RESUMABLE_KEYS]
         if bad:
             raise ValueError(f"snn train --resume: only {list(RESUMABLE_KEYS)} may change on resume, got {bad}")
         run_dir = Path(args.resume)
         ckpt = checkpoint.load(run_dir / "checkpoints" / checkpoint.LAST)
-        extra = list(args.overrides) + (["train.quiet=true"] if args.quiet else [])
+        extra = _overrides(args) + (["train.quiet=true"] if args.quiet else [])
         cfg = from_dict(apply_overrides(ckpt["config"], extra))
     else:
         cfg = from_dict(resolve_config(args))
@@ -145,7 +152,7 @@ def _cmd_eval(args) -> int:
 
     path = resolve(args.checkpoint)
     model, cfg = load_model(path)
-    overrides = ([f"data.name={args.dataset}"] if args.dataset else []) + list(args.overrides)
+    overrides = ([f"data.name={args.dataset}"] if args.dataset else []) + _overrides(args)
     bad = [o for o in overrides if not o.startswith("data.")]
     if bad:
         raise ValueError(f"snn eval: only data.* keys may be overridden, got {bad}")
@@ -197,7 +204,9 @@ def register(sub) -> None:
     p.add_argument("--device", help="auto | cpu | cuda[:i]")
     p.add_argument("--quiet", action="store_true", help="no progress bars: one line per epoch")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last completed epoch")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=1e-3")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a config override (repeatable)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="config overrides after the options, e.g. optim.lr=1e-3 model.hidden=[256]")
     p.set_defaults(func=_guarded(_cmd_train))
 
     p = sub.add_parser("eval", help="accuracy and confusion matrix of a checkpoint on a backend",
@@ -211,5 +220,6 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=128, help="samples per backend call (default 128)")
     p.add_argument("--out", metavar="DIR", help="where the JSON and PNG go (default: the run folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="data overrides, e.g. data.root=/data")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a data override (repeatable), e.g. --set data.root=/data")
     p.set_defaults(func=_guarded(_cmd_eval))

@@ -71,8 +71,8 @@ class _SpikeRecorder:
 
     def __init__(self, model: nn.Module) -> None:
         self.outputs: dict[str, torch.Tensor] = {}
-        self.handles = [m.register_forward_hook(self._hook(name)) for name, m in model.named_modules()
-                        if isinstance(m, LIF)]
+        self.handles = [m.register_forward_hook(self._hook(f"{type(m).__name__.lower()}_{name}"))
+                        for name, m in model.named_modules() if isinstance(m, LIF)]
 
     def _hook(self, name: str):
         def hook(module, inputs, output):
@@ -369,9 +369,11 @@ class Trainer:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
                 tqdm.write("train.tensorboard: the tensorboard package is not installed; skipping TensorBoard logs")
-                self.config.train.tensorboard = False
-                return
-            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+                self._tb = False
+            else:
+                self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        if self._tb is False:
+            return
         for key, value in record.items():
             if isinstance(value, (int, float)) and key != "epoch":
                 self._tb.add_scalar(key, value, record["epoch"])
