@@ -9,6 +9,7 @@ no-op where the module is already imported (an earlier fix, or Python < 3.11).
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import importlib.abc
 import importlib.util
 import sys
@@ -77,6 +78,23 @@ def install() -> None:
     sys.meta_path.insert(0, _Finder())
 
 
+def _import_lava_multiprocessing() -> None:
+    """lava calls ``multiprocessing.set_start_method('fork')`` at import, which raises when something (a data
+    loader, a test runner) fixed the start method first. Lava's runtime needs fork, so it is set with force then."""
+    import multiprocessing as mp
+
+    name = "lava.magma.runtime.message_infrastructure.multiprocessing"
+    if name in sys.modules or mp.get_start_method(allow_none=True) is None:
+        importlib.import_module(name)
+        return
+    original = mp.set_start_method
+    mp.set_start_method = lambda method, force=False: original(method, force=True)
+    try:
+        importlib.import_module(name)
+    finally:
+        mp.set_start_method = original
+
+
 def import_lava():
     """Applies the fix and imports the lava modules the backend uses; a clear ImportError when lava-nc is missing.
 
@@ -88,5 +106,7 @@ def import_lava():
     install()
     import lava.magma.compiler.var_model  # noqa: F401  (built here, with the fix)
     import lava.magma.core.run_configs as run_configs
+
+    _import_lava_multiprocessing()
 
     return run_configs

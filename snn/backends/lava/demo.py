@@ -35,7 +35,7 @@ def lava_step(run_dir: str | Path, n_samples: int = 16, batch: int = 16, seed: i
         x, y, lengths = pad_collate([ds[int(i)] for i in idx[start:start + batch]])
         lava = torch.as_tensor(runtime.run(back, x.numpy()).output)
         sim = intsim.simulate(net, x).output
-        same += int((lava == sim).flatten(1).all(0).sum()) if lava.dim() > 2 else 0
+        same += int((lava == sim).reshape(*lava.shape[:2], -1).all(2).all(0).sum())
         pred = predict(lava.float() / net.out_scale, src.loss_kind, lengths)
         agree_torch += int((pred == predict(ref(x), src.loss_kind, lengths)).sum())
         hits += int((pred == y).sum())
