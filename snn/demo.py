@@ -1,52 +1,133 @@
-"""``snn demo``: the main job in miniature. Builds a small spiking network, lowers it to the IR, saves and reloads
-the IR, runs it on the torch backend and checks it against the front end."""
+"""``snn demo`` (what ``make demo`` runs): the main job, the whole path a user takes, as a list of steps.
+
+Each step is ``fn(ctx: DemoContext) -> str``: it does one thing, may leave results on ``ctx`` for later steps, and
+returns the line printed under its title. A new step (export, Lava, energy report...) is one entry in ``STEPS``.
+"""
 
 from __future__ import annotations
 
-import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Optional
 
 import torch
 
-from . import backends, ir
-from .container import Sequential
-from .lower import lower
-from .neurons import LI, LIF
-from .synapses import Linear
+ACCURACY_TARGET = 0.90
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "ndigits.yaml"
 
 
-def run_demo(seed: int = 0, steps: int = 100, batch: int = 8) -> float:
-    torch.manual_seed(seed)
-    model = Sequential(Linear(40, 64), LIF(64, tau_mem=10.0), Linear(64, 64),
-                       LIF(64, tau_mem=20.0, recurrent=True), Linear(64, 10), LI(10, tau_mem=20.0))
-    print(f"[1/4] model: {sum(p.numel() for p in model.parameters())} parameters\n{model}")
-    x = (torch.rand(steps, batch, 40) < 0.1).float()
-    y_front, _ = model(x)
-    graph = lower(model)
-    print(f"[2/4] lowered to IR v{graph.version}: " + " -> ".join(
-        f"{n}:{type(node).__name__}{node.output_shape}" for n, node in graph.nodes.items()))
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "model.snn.h5"
-        ir.save(graph, path)
-        size = path.stat().st_size
-        graph = ir.load(path)
-    print(f"[3/4] saved and reloaded the IR ({size / 1024:.1f} KiB, HDF5)")
-    t0 = time.perf_counter()
-    y_back = backends.get("torch").build(graph)(x)
-    elapsed = time.perf_counter() - t0
-    diff = (y_front - y_back).abs().max().item()
-    print(f"[4/4] torch backend: {steps} steps x {batch} samples in {elapsed * 1e3:.1f} ms; "
-          f"max |front end - backend| = {diff:.2e}")
-    return diff
+@dataclass
+class DemoContext:
+    """What the steps share: the run ``config``, its ``run_dir`` once trained, and ``results`` by step."""
+
+    config: "object"
+    run_dir: Optional[Path] = None
+    results: dict = field(default_factory=dict)
+
+
+def step_train(ctx: DemoContext) -> str:
+    """Trains the configured network (default: LIF on ndigits) and evaluates its best epoch on the test split."""
+    from .train.run import train
+
+    outcome = train(ctx.config)
+    if outcome.interrupted:
+        raise KeyboardInterrupt
+    ctx.run_dir = outcome.run_dir
+    ctx.results["test_acc"] = outcome.test.accuracy
+    epochs = outcome.history
+    return (f"{len(epochs)} epochs, {sum(r['epoch_time_s'] for r in epochs):.1f} s of training; test accuracy "
+            f"{100 * outcome.test.accuracy:.2f}% on {outcome.test.samples} samples; run saved in {ctx.run_dir}")
+
+
+def step_evaluate_ir(ctx: DemoContext) -> str:
+    """Reloads the best checkpoint, lowers it to the IR and evaluates it on the torch backend (``snn eval``)."""
+    from .train.checkpoint import load_model
+    from .train.data import load_split
+    from .train.evaluate import evaluate_on_backend
+
+    model, cfg = load_model(ctx.run_dir)
+    test = load_split(cfg.data, "test")
+    res = evaluate_on_backend(model, test, kind=cfg.loss.kind, num_classes=test.num_classes, backend="torch",
+                              input_shape=tuple(test.feature_shape), progress=False)
+    ctx.results["ir_test_acc"] = res.accuracy
+    return (f"IR on the torch backend: test accuracy {100 * res.accuracy:.2f}% "
+            f"(front end {100 * ctx.results['test_acc']:.2f}%)")
+
+
+def step_save_ir(ctx: DemoContext) -> str:
+    """Saves the IR as HDF5 beside the run, reads it back and compares its output with the front end's."""
+    from . import backends, ir
+    from .datasets import pad_collate
+    from .lower import lower
+    from .train.checkpoint import load_model
+    from .train.data import load_split
+
+    model, cfg = load_model(ctx.run_dir)
+    test = load_split(cfg.data, "test")
+    path = ctx.run_dir / "model.snn.h5"
+    ir.save(lower(model, tuple(test.feature_shape)), path)
+    graph = ir.load(path)
+    x, _, _ = pad_collate([test[i] for i in range(min(32, len(test)))])
+    with torch.no_grad():
+        diff = (backends.get("torch").build(graph)(x) - model(x)[0]).abs().max().item()
+    ctx.results["ir_max_diff"] = diff
+    return (f"{path} ({path.stat().st_size / 1024:.1f} KiB, IR v{graph.version}, {len(graph.nodes)} nodes); "
+            f"max |IR - front end| on 32 test samples = {diff:.2e}")
+
+
+# The demo, in order. Append a step as ("title", fn).
+STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
+    ("train and test", step_train),
+    ("evaluate through the IR", step_evaluate_ir),
+    ("save the IR", step_save_ir),
+]
+
+
+def run_demo(config) -> DemoContext:
+    """Runs every step of ``STEPS`` on ``config``, printing what each did; returns the shared context."""
+    ctx = DemoContext(config)
+    start = time.perf_counter()
+    for i, (title, fn) in enumerate(STEPS, 1):
+        print(f"\n[{i}/{len(STEPS)}] {title}", flush=True)
+        t0 = time.perf_counter()
+        summary = fn(ctx)
+        print(f"[{i}/{len(STEPS)}] {title}: {summary} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; run folder {ctx.run_dir}")
+    return ctx
 
 
 def _cmd(args) -> int:
-    diff = run_demo(args.seed)
-    return 0 if diff <= 1e-5 else 1
+    from .train.config import apply_overrides, from_dict, load
+
+    extra = [f"seed={args.seed}"] + ([f"train.epochs={args.epochs}"] if args.epochs else []) + \
+        [f"train.out_dir={args.out}"] + (["train.quiet=true"] if args.quiet else []) + list(args.set or [])
+    try:
+        cfg = from_dict(apply_overrides(load(args.config), extra))
+    except ValueError as e:
+        print(f"error: {e}")
+        return 2
+    try:
+        ctx = run_demo(cfg)
+    except KeyboardInterrupt:
+        print("demo interrupted")
+        return 130
+    acc = ctx.results.get("test_acc", 0.0)
+    if acc < ACCURACY_TARGET:
+        print(f"test accuracy {100 * acc:.2f}% is below the {100 * ACCURACY_TARGET:.0f}% target")
+        return 1
+    return 0 if ctx.results.get("ir_max_diff", 0.0) <= 1e-4 else 1
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="build, lower and simulate a small network (the main job in miniature)")
+    p = sub.add_parser("demo", help="the main job: train on ndigits, evaluate, export the IR (what `make demo` runs)",
+                       description="Trains the default spiking network on the offline ndigits dataset, evaluates "
+                                   "it on the test split, evaluates it again through the IR on the torch backend, "
+                                   "and saves the run under --out. Exit code 1 if test accuracy is below 90%.")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config (default configs/ndigits.yaml)")
+    p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default="runs", help="runs folder (default runs)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override (repeatable)")
     p.set_defaults(func=_cmd)

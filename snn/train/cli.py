@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -66,72 +65,21 @@ def _overrides(args) -> list[str]:
     return list(getattr(args, "overrides", None) or []) + list(args.set or [])
 
 
-def new_run_dir(out_dir: str, name: str) -> Path:
-    """``out_dir/<name>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3``... if taken)."""
-    base = Path(out_dir) / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, k = base, 2
-    while path.exists():
-        path, k = Path(f"{base}-{k}"), k + 1
-    return path
-
-
 def _cmd_train(args) -> int:
-    from . import checkpoint, distributed
+    from . import checkpoint
     from .config import apply_overrides, from_dict
-    from .data import load_splits
-    from .trainer import Trainer
+    from .run import train
 
-    resume = args.resume is not None
-    if resume:
-        if args.config or args.dataset or args.model:
-            raise ValueError("snn train --resume RUN_DIR: the run's own config is used; drop --config/--dataset/--model")
-        bad = [o for o in _overrides(args) if o.partition("=")[0] not in RESUMABLE_KEYS]
-        if bad:
-            raise ValueError(f"snn train --resume: only {list(RESUMABLE_KEYS)} may change on resume, got {bad}")
-        run_dir = Path(args.resume)
-        ckpt = checkpoint.load(run_dir / "checkpoints" / checkpoint.LAST)
-        extra = _overrides(args) + (["train.quiet=true"] if args.quiet else [])
-        cfg = from_dict(apply_overrides(ckpt["config"], extra))
-    else:
-        cfg = from_dict(resolve_config(args))
-    ctx = distributed.setup(cfg.train.device)
-    try:
-        if not resume:
-            run_dir = distributed.broadcast_path(ctx, new_run_dir(cfg.train.out_dir, cfg.name) if ctx.is_main else None)
-        splits = load_splits(cfg.data, cfg.seed)
-        trainer = Trainer(cfg, splits.train, val_set=splits.val, run_dir=run_dir, ctx=ctx)
-        if ctx.is_main:
-            print(f"run {run_dir}{' (resumed)' if resume else ''}: {cfg.data.name} "
-                  f"({len(splits.train)} train / {len(splits.val) if splits.val else 0} val / {len(splits.test)} "
-                  f"test), model {cfg.model['type']} with {sum(p.numel() for p in trainer.model.parameters())} "
-                  f"parameters, {ctx.world_size} process(es) on {ctx.device}", flush=True)
-        trainer.fit(resume=resume)
-        if trainer.interrupted:
-            return 130
-        distributed.barrier(ctx)  # rank 0 has written best.pt
-        best = checkpoint.load(run_dir / "checkpoints" / checkpoint.BEST, map_location=ctx.device)
-        trainer.model.load_state_dict(best["model"])
-        test = trainer.evaluate(splits.test)
-        if ctx.is_main:
-            write_results(run_dir, best, test)
-        return 0
-    finally:
-        distributed.teardown(ctx)
-
-
-def write_results(run_dir: Path, best: dict, test) -> None:
-    """``results.json`` and ``confusion.png`` of the best epoch on the test split; prints the summary."""
-    from .plots import plot_confusion
-
-    results = {"best_epoch": best["best"].get("epoch"), "best": best["best"], "test_loss": test.loss,
-               "test_acc": test.accuracy, "test_samples": test.samples, "test_rates": test.rates,
-               "confusion": test.confusion.tolist()}
-    with _io.atomic_path(run_dir / "results.json") as tmp:
-        tmp.write_text(json.dumps(results, indent=1))
-    plot_confusion(test.confusion, run_dir / "confusion.png",
-                   title=f"test accuracy {100 * test.accuracy:.2f}% (epoch {results['best_epoch']})")
-    print(f"test accuracy {100 * test.accuracy:.2f}% ({test.samples} samples, best epoch {results['best_epoch']}); "
-          f"results in {run_dir}", flush=True)
+    if args.resume is None:
+        return train(from_dict(resolve_config(args))).exit_code
+    if args.config or args.dataset or args.model:
+        raise ValueError("snn train --resume RUN_DIR: the run's own config is used; drop --config/--dataset/--model")
+    bad = [o for o in _overrides(args) if o.partition("=")[0] not in RESUMABLE_KEYS]
+    if bad:
+        raise ValueError(f"snn train --resume: only {list(RESUMABLE_KEYS)} may change on resume, got {bad}")
+    ckpt = checkpoint.load(Path(args.resume) / "checkpoints" / checkpoint.LAST)
+    extra = _overrides(args) + (["train.quiet=true"] if args.quiet else [])
+    return train(from_dict(apply_overrides(ckpt["config"], extra)), resume_dir=args.resume).exit_code
 
 
 def format_confusion(confusion: np.ndarray) -> str:
