@@ -35,7 +35,7 @@ class SequenceBatchNorm(nn.BatchNorm1d):
     def step(self, x: torch.Tensor, state=None) -> tuple[torch.Tensor, None]:
         return self(x), None
 
-    def affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def scale_shift(self) -> tuple[torch.Tensor, torch.Tensor]:
         """``(scale, shift)`` of the inference map ``y = scale * x + shift`` (running statistics)."""
         if self.running_mean is None:
             raise ValueError("SequenceBatchNorm: track_running_stats=False has no inference statistics to export")
@@ -51,7 +51,7 @@ def _lower_batchnorm(m: SequenceBatchNorm, shape):
     if tuple(shape) != (m.num_features,):
         raise ValueError(f"lower: SequenceBatchNorm expects input shape ({m.num_features},), but the layer before "
                          f"it gives {tuple(shape)}")
-    scale, shift = m.affine()
+    scale, shift = m.scale_shift()
     return ir.Linear(np.diag(scale.cpu().float().numpy()), shift.cpu().float().numpy())
 
 
@@ -71,7 +71,7 @@ def fold_batchnorm(model: nn.Sequential) -> nn.Sequential:
             prev, bn = seq._modules[prev_name], seq._modules[name]
             if not (isinstance(bn, SequenceBatchNorm) and isinstance(prev, _FOLDABLE)):
                 continue
-            scale, shift = bn.affine()
+            scale, shift = bn.scale_shift()
             with torch.no_grad():
                 bias = shift if prev.bias is None else prev.bias * scale + shift
                 prev.weight.mul_(scale.unsqueeze(1))
