@@ -29,6 +29,7 @@ class DatasetSpec:
     open: Callable[..., EventDataset]
     frame_defaults: dict[str, Any] = field(default_factory=dict)
     generated: bool = False
+    files: str = ""
 
 
 def _generated(module, config_type):
@@ -41,13 +42,14 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("shd", "Spiking Heidelberg Digits: 700-channel cochlea spikes of spoken digits, 20 classes "
                 "(8156 train / 2264 test), HDF5 from zenkelab.org",
                 shd.SPLITS["shd"], lambda split, root, download, **o: shd.load("shd", split, root, download, **o),
-                {"dt": 10.0, "pool": 5}),
+                {"dt": 10.0, "pool": 5}, files="shd/shd_train.h5, shd/shd_test.h5"),
     DatasetSpec("ssc", "Spiking Speech Commands: SHD's format, 35 classes (75466 / 9981 / 20382)",
                 shd.SPLITS["ssc"], lambda split, root, download, **o: shd.load("ssc", split, root, download, **o),
-                {"dt": 10.0, "pool": 5}),
+                {"dt": 10.0, "pool": 5}, files="ssc/ssc_train.h5, ssc/ssc_valid.h5, ssc/ssc_test.h5"),
     DatasetSpec("nmnist", "N-MNIST: MNIST recorded by an event camera over 3 saccades, 34 x 34 x 2, 10 classes "
                 "(60000 / 10000), .bin files or the original zips", tuple(nmnist.FOLDERS),
-                lambda split, root, download, **o: nmnist.load(split, root, download, **o), {"dt": 10.0}),
+                lambda split, root, download, **o: nmnist.load(split, root, download, **o), {"dt": 10.0},
+                files="nmnist/Train/<digit>/*.bin and nmnist/Test/<digit>/*.bin, or nmnist/train.zip, nmnist/test.zip"),
     DatasetSpec("ndigits", "offline N-MNIST look-alike: scikit-learn's 1797 8 x 8 digits seen by a simulated event "
                 "camera over 3 saccades, 34 x 34 x 2, 10 classes (1437 / 360); built in seconds",
                 tuple(nmnist.FOLDERS), _generated(ndigits, ndigits.NDigitsConfig),

@@ -24,6 +24,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .download import default_root
 from .shd import HeidelbergFile
@@ -110,7 +111,7 @@ def _finish(rng, cfg, duration_ms, times, units):
     return t[keep][order] * 1e-3, u[keep][order]
 
 
-def _delay_samples(cfg: DelayPatternsConfig, split: str):
+def _delay_samples(cfg: DelayPatternsConfig, split: str, progress: bool):
     chans, offsets = templates(cfg, cfg.classes)
     rng = np.random.default_rng([cfg.seed, 1 + SPLITS.index(split)])
     n = getattr(cfg, split)
@@ -120,21 +121,21 @@ def _delay_samples(cfg: DelayPatternsConfig, split: str):
     if latest <= 3 * cfg.jitter_ms:
         raise ValueError(f"delay-patterns: duration_ms {cfg.duration_ms} too short for a {span} ms pattern")
     times, units = [], []
-    for y in labels:
+    for y in tqdm(labels, desc=f"delay-patterns {split}", unit="sample", disable=not progress):
         t0 = rng.uniform(3 * cfg.jitter_ms, latest)
         t, u = _finish(rng, cfg, cfg.duration_ms, t0 + offsets[y], chans)
         times.append(t), units.append(u)
     return times, units, labels
 
 
-def _adding_samples(cfg: SpikeAddingConfig, split: str):
+def _adding_samples(cfg: SpikeAddingConfig, split: str, progress: bool):
     chans, offsets = templates(cfg, cfg.digits)
     rng = np.random.default_rng([cfg.seed, 1 + SPLITS.index(split)])
     n = getattr(cfg, split)
     a, b = rng.integers(0, cfg.digits, n), rng.integers(0, cfg.digits, n)
     span = offsets.max()
     times, units = [], []
-    for i in range(n):
+    for i in tqdm(range(n), desc=f"spike-adding {split}", unit="sample", disable=not progress):
         t1 = 2 * cfg.jitter_ms + rng.uniform(0, cfg.onset_jitter_ms)
         t2 = t1 + span + cfg.gap_ms + rng.uniform(0, cfg.onset_jitter_ms)
         t, u = _finish(rng, cfg, cfg.duration_ms, np.concatenate([t1 + offsets[a[i]], t2 + offsets[b[i]]]),
@@ -143,33 +144,30 @@ def _adding_samples(cfg: SpikeAddingConfig, split: str):
     return times, units, a + b
 
 
-def _prepare(name: str, cfg, make, class_names, root) -> Path:
+def _prepare(name: str, cfg, make, class_names, root, progress: bool = False) -> Path:
     root = Path(root).expanduser() if root is not None else default_root()
     folder = root / name / _key(cfg)
     for split in SPLITS:
         path = folder / f"{split}.h5"
         if not path.exists():
-            times, units, labels = make(cfg, split)
+            times, units, labels = make(cfg, split, progress)
             write_shd(path, times, units, labels, keys=class_names)  # atomic
     return folder
 
 
-def _open(name, cfg, make, class_names, split, root):
+def _open(name, cfg, make, class_names, split, root, progress):
     if split not in SPLITS:
         raise ValueError(f"{name}: split must be one of {list(SPLITS)}, got {split!r}")
-    folder = _prepare(name, cfg, make, class_names, root)
+    folder = _prepare(name, cfg, make, class_names, root, progress)
     return HeidelbergFile(folder / f"{split}.h5", name, split, num_classes=len(class_names), channels=cfg.channels)
 
 
 def _module(name, make, names):
-    def load(split="train", root=None, cfg=None, progress=False):
+    def load(split, root, cfg, progress=False):
         """The split, generated on first use (seconds) and read through the SHD loader."""
-        return _open(name, cfg, make, names(cfg), split, root)
+        return _open(name, cfg, make, names(cfg), split, root, progress)
 
-    def prepare(root=None, cfg=None, progress=False):
-        return _prepare(name, cfg, make, names(cfg), root)
-
-    return SimpleNamespace(load=load, prepare=prepare)
+    return SimpleNamespace(load=load)
 
 
 delay_patterns = _module("delay-patterns", _delay_samples, lambda c: [f"pattern-{k}" for k in range(c.classes)])
