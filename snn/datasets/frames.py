@@ -34,7 +34,8 @@ class FrameDataset(torch.utils.data.Dataset):
         self.feature_shape = config.feature_shape(events.sensor_size)
         self.num_classes, self.classes, self.name, self.split = (events.num_classes, events.classes, events.name,
                                                                  events.split)
-        path = cache.cache_path(Path(cache_dir), events.name, events.split, events.source, config) if cache_dir else None
+        path = (cache.cache_path(Path(cache_dir), events.name, events.split, events.source, config)
+                if cache_dir is not None else None)
         cached = cache.load(path) if path is not None else None
         self.from_cache = cached is not None
         if cached is None:

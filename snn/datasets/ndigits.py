@@ -28,7 +28,7 @@ from .download import default_root
 from .nmnist import FOLDERS, HEIGHT, WIDTH, NMNISTFiles, encode_bin
 from .testing import replace_dir
 
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,7 @@ def simulate(images: np.ndarray, cfg: NDigitsConfig, progress: bool = False) -> 
     shifts = torch.from_numpy(rng.uniform(-cfg.offset_px, cfg.offset_px, (n, 2))[None] + path[:, None]).float()
     thr = torch.from_numpy(cfg.threshold * np.clip(1 + cfg.mismatch * rng.standard_normal((n, HEIGHT, WIDTH)),
                                                    0.5, None)).float()
-    inv_thr = 1 / thr
+    inv_thr = (1 + 1e-4) / thr  # a change within 0.01 % of a threshold crosses it: returns to an exact start level
     imgs = torch.from_numpy(images.astype(np.float32))
     with torch.no_grad(), _single_thread():
         level = torch.log(_render(imgs, shifts[0], cfg.box) + cfg.eps)
@@ -121,7 +121,8 @@ def simulate(images: np.ndarray, cfg: NDigitsConfig, progress: bool = False) -> 
             change = torch.log(_render(imgs, shifts[k], cfg.box) + cfg.eps).sub_(level).mul_(inv_thr).trunc_()
             level.addcmul_(change, thr)  # the level moves by whole thresholds, as the pixel's events report
             idx = torch.nonzero(change, as_tuple=True)
-            found.append(tuple(a.numpy() for a in idx) + (change[idx].to(torch.int64).numpy(), np.full(len(idx[0]), k - 1)))
+            signed = change[idx].to(torch.int64).numpy()
+            found.append(tuple(a.numpy() for a in idx) + (signed, np.full(len(signed), k - 1)))
     sample, y, x, signed, step = (np.concatenate(c) for c in zip(*found))
     reps = np.abs(signed)
     sample, y, x, step = (np.repeat(a, reps) for a in (sample, y, x, step))

@@ -49,7 +49,8 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("nmnist", "N-MNIST: MNIST recorded by an event camera over 3 saccades, 34 x 34 x 2, 10 classes "
                 "(60000 / 10000), .bin files or the original zips", tuple(nmnist.FOLDERS),
                 lambda split, root, download, **o: nmnist.load(split, root, download, **o), {"dt": 10.0},
-                files="nmnist/Train/<digit>/*.bin and nmnist/Test/<digit>/*.bin, or nmnist/train.zip, nmnist/test.zip"),
+                files="nmnist/Train/<digit>/*.bin and nmnist/Test/<digit>/*.bin, "
+                      "or nmnist/train.zip and nmnist/test.zip"),
     DatasetSpec("ndigits", "offline N-MNIST look-alike: scikit-learn's 1797 8 x 8 digits seen by a simulated event "
                 "camera over 3 saccades, 34 x 34 x 2, 10 classes (1437 / 360); built in seconds",
                 tuple(nmnist.FOLDERS), _generated(ndigits, ndigits.NDigitsConfig),
