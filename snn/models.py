@@ -87,3 +87,34 @@ def lif_mlp(input_shape, num_classes, *, hidden=(128,), neuron="lif", tau_mem=20
         width = h
     layers += [Linear(width, num_classes), LI(num_classes, tau_mem=tau_out, dt=dt, learn_tau=learn_tau)]
     return Sequential(*layers)
+
+
+@register_model("delay")
+def delay_mlp(input_shape, num_classes, *, hidden=(256, 256), max_delay=25, tau_mem=10.05, threshold=1.0,
+              reset="zero", surrogate="atan", slope=5.0, dropout=0.4, batchnorm=True, readout_delay=True,
+              sigma_final=0.23, dt=10.0) -> Sequential:
+    """Learnable-delay network of Hammouamri et al. (SPEC §3): per hidden layer ``DelayedLinear -> SequenceBatchNorm
+    -> LIF -> SequenceDropout`` (no bias, one dropout mask per sequence), readout ``DelayedLinear`` (or ``Linear``
+    with ``readout_delay: false``) ``-> LI``. ``max_delay``: taps K (odd; delays 0..K-1 steps of ``dt`` ms).
+    Give ``positions`` its own optimiser group; the layers anneal sigma and clamp positions through trainer hooks.
+    """
+    from .layers import SequenceBatchNorm, SequenceDropout
+    from .synapses import DelayedLinear
+
+    hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+    if not hidden or not all(isinstance(h, int) and h > 0 for h in hidden):
+        raise ValueError(f"model (delay): hidden: expected a list of positive layer sizes, got {hidden!r}")
+    layers: list[nn.Module] = [Flatten(input_shape)] if len(input_shape) > 1 else []
+    width = math.prod(input_shape)
+    for h in hidden:
+        layers.append(DelayedLinear(width, h, max_delay, sigma_final=sigma_final))
+        if batchnorm:
+            layers.append(SequenceBatchNorm(h))
+        layers.append(LIF(h, tau_mem=tau_mem, threshold=threshold, reset=reset, dt=dt, surrogate=surrogate,
+                          slope=slope))
+        if dropout:
+            layers.append(SequenceDropout(dropout))
+        width = h
+    readout = DelayedLinear(width, num_classes, max_delay, sigma_final=sigma_final) if readout_delay \
+        else Linear(width, num_classes, bias=False)
+    return Sequential(*layers, readout, LI(num_classes, tau_mem=tau_mem, dt=dt))
