@@ -57,7 +57,7 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
                 {"dt": 10.0, "duration": 300.0}, generated=True),
     DatasetSpec("delay-patterns", "synthetic: classes differ only in the relative spike times of the same channels "
                 "(counts carry no information); solvable with synaptic delays", synthetic.SPLITS,
-                _generated(synthetic.delay_patterns, synthetic.DelayPatternsConfig), {"dt": 1.0, "duration": 200.0}, generated=True),
+                _generated(synthetic.delay_patterns, synthetic.DelayPatternsConfig), {"dt": 1.0}, generated=True),
     DatasetSpec("spike-adding", "synthetic: two timed spike patterns separated by a gap, label = sum of their "
                 "classes (the SHD-Adding idea); needs memory over the gap", synthetic.SPLITS,
                 _generated(synthetic.spike_adding, synthetic.SpikeAddingConfig), {"dt": 2.0}, generated=True),
