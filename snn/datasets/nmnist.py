@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -124,7 +125,7 @@ class NMNISTFiles(EventDataset):
             return (self.location / member).read_bytes()
         try:
             return self._open_zip().read(member)
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:
             raise DatasetFormatError(f"{self.location}: member {member}: cannot read ({e})") from e
 
     def _chunk(self, start: int, stop: int) -> EventChunk:
