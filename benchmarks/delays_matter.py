@@ -37,18 +37,18 @@ class ExperimentConfig:
 
     seed: int = 0
     dt: float = 5.0
-    hidden: int = 32
+    hidden: int = 64
     max_delay: int = 21        # taps K: delays 0..100 ms at dt = 5 ms, the patterns span 75 ms
     epochs: int = 25
     batch_size: int = 64
     lr: float = 5e-3
-    position_lr: float = 0.1
+    position_lr: float = 0.3
     tau_mem: float = 10.05
     train_samples: int | None = None  # None: the whole split
     root: str | None = None
 
 
-REDUCED = ExperimentConfig(epochs=8, train_samples=1000)
+REDUCED = ExperimentConfig(epochs=10, hidden=32, train_samples=1000, lr=1e-2, position_lr=0.5)
 
 
 def build(kind: str, cfg: ExperimentConfig, n_in: int, n_out: int) -> snn.Sequential:

@@ -130,10 +130,13 @@ def integer_delay_linear(x: torch.Tensor, groups: list[DelayGroup], out_features
             continue
         src = x[start + lo: start + steps, :, :].index_select(2, g.cols)
         if g.weight.layout == torch.sparse_csr:
-            part = (g.weight @ src.reshape(-1, len(g.cols)).t()).t().reshape(steps - lo, batch, -1)
+            part = (g.weight @ src.reshape(-1, len(g.cols)).t().contiguous()).t().reshape(steps - lo, batch, -1)
         else:
             part = src @ g.weight.t()
-        y[lo:].index_add_(2, g.rows, part)
+        if len(g.rows) == out_features:  # every output has a synapse of this delay: no scatter needed
+            y[lo:] += part
+        else:
+            y[lo:].index_add_(2, g.rows, part)
     if bias is not None:
         y = y + bias
     return y
