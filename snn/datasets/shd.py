@@ -9,6 +9,7 @@ a sample whose times are not sorted is sorted (stable) on reading.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -55,11 +56,12 @@ class HeidelbergFile(EventDataset):
         missing = [k for k in _REQUIRED if k not in self._file]
         if missing:
             raise DatasetFormatError(f"{self.path}: missing HDF5 keys {missing}; an SHD/SSC file has {list(_REQUIRED)}")
-        self._times, self._units = self._file["spikes/times"], self._file["spikes/units"]
+        self._pid = os.getpid()
         self.labels = np.asarray(self._file["labels"][()], dtype=np.int64).reshape(-1)
-        if not len(self._times) == len(self._units) == len(self.labels):
-            raise DatasetFormatError(f"{self.path}: spikes/times has {len(self._times)} samples, spikes/units "
-                                     f"{len(self._units)}, labels {len(self.labels)}; they must be equal")
+        n_times, n_units = len(self._file["spikes/times"]), len(self._file["spikes/units"])
+        if not n_times == n_units == len(self.labels):
+            raise DatasetFormatError(f"{self.path}: spikes/times has {n_times} samples, spikes/units {n_units}, "
+                                     f"labels {len(self.labels)}; they must be equal")
         bad = np.flatnonzero((self.labels < 0) | (self.labels >= self.num_classes))
         if bad.size:
             raise DatasetFormatError(f"{self.path}: sample {bad[0]}: label {self.labels[bad[0]]} outside "
@@ -69,9 +71,16 @@ class HeidelbergFile(EventDataset):
         st = self.path.stat()
         self.source = f"{self.path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
 
+    def _handle(self) -> h5py.File:
+        """The open file; reopened in a forked process (DataLoader workers), where an inherited handle is unsafe."""
+        if self._pid != os.getpid():
+            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
+        return self._file
+
     def _chunk(self, start: int, stop: int) -> EventChunk:
         try:
-            times, units = self._times[start:stop], self._units[start:stop]
+            f = self._handle()
+            times, units = f["spikes/times"][start:stop], f["spikes/units"][start:stop]
         except OSError as e:  # truncated or corrupt data blocks surface here
             raise DatasetFormatError(f"{self.path}: samples {start}..{stop - 1}: cannot read spikes ({e})") from e
         sizes = np.array([len(a) for a in times], dtype=np.int64)
