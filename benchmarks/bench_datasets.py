@@ -132,7 +132,7 @@ def main() -> None:
              f"{n_events / args.samples:.0f} events per sample on average ({n_events} in all), 700 channels; "
              f"every sample binned to 10 ms count frames over all 700 channels (float32 tensors). "
              f"Frame cache on disk: {cache_mb:.0f} MB.", "",
-             f"Machine: {info}.", "",
+             f"Machine: {info}. The machine is shared: compare rows of one run only.", "",
              "| path | seconds | samples | samples/s | vs tonic |", "|---|---:|---:|---:|---:|"]
     for name, seconds, n in rows:
         rate = n / seconds
