@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +28,12 @@ def cache_path(folder: Path, name: str, split: str, source: str, cfg: FrameConfi
 
 
 def save(path: Path, frames: np.ndarray, lengths: np.ndarray, labels: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez_compressed(f, frames=frames, lengths=lengths, labels=labels)
+    """Writes an ``.npz`` deflated at level 1: frames are mostly zeros, and level 1 compresses them several times
+    faster than ``np.savez_compressed``'s default for a slightly larger file."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+        for name, array in (("frames", frames), ("lengths", lengths), ("labels", labels)):
+            with z.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
 
 
 def load(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
