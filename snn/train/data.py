@@ -20,14 +20,15 @@ class Splits:
     test: Dataset
 
 
-def load_split(data: DataConfig, split: str) -> Dataset:
-    """One split (``train`` or ``test``) of the configured dataset, as frames."""
+def load_split(data: DataConfig, split: str, progress: bool = False) -> Dataset:
+    """One split (``train`` or ``test``) of the configured dataset, as frames (``progress``: bars while a generated
+    dataset is built or frames are binned the first time)."""
     from .. import datasets
 
-    return datasets.frames(data.name, split, root=data.root, **data.frames)
+    return datasets.frames(data.name, split, root=data.root, **{"progress": progress, **data.frames})
 
 
-def load_splits(data: DataConfig, seed: int) -> Splits:
+def load_splits(data: DataConfig, seed: int, progress: bool = False) -> Splits:
     """Train/validation/test datasets; the validation share is drawn from the training split with ``seed``."""
-    train, val = split_validation(load_split(data, "train"), data.val_fraction, seed)
-    return Splits(train, val, load_split(data, "test"))
+    train, val = split_validation(load_split(data, "train", progress), data.val_fraction, seed)
+    return Splits(train, val, load_split(data, "test", progress))

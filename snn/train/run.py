@@ -52,7 +52,7 @@ def train(cfg: Config, *, resume_dir: str | Path | None = None, run_dir: str | P
         elif run_dir is None:
             run_dir = distributed.broadcast_path(ctx, new_run_dir(cfg.train.out_dir, cfg.name) if ctx.is_main else None)
         run_dir = Path(run_dir)
-        splits = load_splits(cfg.data, cfg.seed)
+        splits = load_splits(cfg.data, cfg.seed, progress=ctx.is_main and not cfg.train.quiet)
         trainer = Trainer(cfg, splits.train, val_set=splits.val, run_dir=run_dir, ctx=ctx)
         if ctx.is_main:
             print(f"run {run_dir}{' (resumed)' if resume else ''}: {cfg.data.name} "
