@@ -76,11 +76,24 @@ def step_save_ir(ctx: DemoContext) -> str:
             f"max |IR - front end| on 32 test samples = {diff:.2e}")
 
 
+def step_lava(ctx: DemoContext) -> str:
+    """Exports the model (netx HDF5 + manifest), runs test samples on Lava fixed point (Loihi 2 simulation) and
+    compares with the bit-exact integer simulator and the torch backend."""
+    from .backends.lava.demo import lava_step
+
+    res = lava_step(ctx.run_dir, n_samples=16)
+    ctx.results["lava"] = res
+    return (f"{res['bit_exact_samples']}/{res['samples']} samples bit-exact with the integer simulator; "
+            f"prediction agreement with torch {100 * res['agreement_with_torch']:.1f}%; "
+            f"Lava accuracy {100 * res['lava_accuracy']:.1f}%")
+
+
 # The demo, in order. Append a step as ("title", fn).
 STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("train and test", step_train),
     ("evaluate through the IR", step_evaluate_ir),
     ("save the IR", step_save_ir),
+    ("export and run on Lava (Loihi 2, fixed point)", step_lava),
 ]
 
 
@@ -116,14 +129,19 @@ def _cmd(args) -> int:
     if acc < ACCURACY_TARGET:
         print(f"test accuracy {100 * acc:.2f}% is below the {100 * ACCURACY_TARGET:.0f}% target")
         return 1
+    lava = ctx.results.get("lava", {})
+    if lava and lava["bit_exact_samples"] != lava["samples"]:
+        print("Lava fixed point and the integer simulator disagree")
+        return 1
     return 0 if ctx.results.get("ir_max_diff", 0.0) <= 1e-4 else 1
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="the main job: train on ndigits, evaluate, export the IR (what `make demo` runs)",
+    p = sub.add_parser("demo", help="the main job: train on ndigits, evaluate, export, run on Lava (what `make demo` runs)",
                        description="Trains the default spiking network on the offline ndigits dataset, evaluates "
                                    "it on the test split, evaluates it again through the IR on the torch backend, "
-                                   "and saves the run under --out. Exit code 1 if test accuracy is below 90%.")
+                                   "saves the run under --out, exports it to Lava's netx format and runs test samples on Lava fixed point. "
+                                   "Exit code 1 if test accuracy is below 90% or a backend disagrees.")
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config (default configs/ndigits.yaml)")
     p.add_argument("--epochs", type=int, help="override train.epochs")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
