@@ -4,12 +4,13 @@ import subprocess
 import sys
 
 import snn
+import snn.datasets
 from snn.cli import main
 
 
 def test_console_script_help_lists_commands():
     out = subprocess.run([sys.executable, "-m", "snn", "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("version", "info", "demo"):
+    for command in ("version", "info", "demo", "train", "eval", "export", "run", "datasets"):
         assert command in out
 
 
@@ -30,3 +31,10 @@ def test_info_reports_versions_and_backends(capsys):
 def test_unknown_command_fails():
     proc = subprocess.run([sys.executable, "-m", "snn", "fly"], capture_output=True, text=True)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_datasets_subcommand_is_wired(capsys):
+    assert main(["datasets", "list"]) == 0
+    listed = capsys.readouterr().out
+    for name in snn.datasets.available():
+        assert name in listed
