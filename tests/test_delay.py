@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from DCLS.construct.modules import Dcls1d
 
 import snn
+from snn.backends.torch import delay as TD
 from snn.synapses import delay_functional as D
 from snn.synapses.delay import AxonalDelayedLinear, DelayedLinear, SigmaSchedule
 
@@ -85,32 +86,75 @@ def test_eval_equals_dcls_evaluation_protocol():
     torch.testing.assert_close(m(x)[0], run_dcls(ref, x, K), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("sparse_below", [0.0, 1.1])  # all groups dense blocks / all sparse CSR
-def test_integer_path_equals_naive_loop(sparse_below):
-    rng = np.random.default_rng(3)
-    T, B, n_in, n_out, K = 17, 2, 7, 5, 9
+def _integer_case(seed, T=17, B=2, n_in=7, n_out=5, K=9, binary=True):
+    rng = np.random.default_rng(seed)
     w = rng.normal(size=(n_out, n_in))
     w[rng.random(w.shape) < 0.2] = 0.0  # pruned synapses
+    w[:, 1] = 0.0                       # an input with no synapse at all
     d = rng.integers(0, K, size=(n_out, n_in))
     b = rng.normal(size=n_out)
-    x = (rng.random((T, B, n_in)) < 0.3).astype(np.float64)
-    groups = D.plan_delay_groups(torch.tensor(w), torch.tensor(d), sparse_below=sparse_below)
-    y = D.integer_delay_linear(torch.tensor(x), groups, n_out, torch.tensor(b))
+    x = (rng.random((T, B, n_in)) < 0.3) * (1.0 if binary else rng.normal(size=(T, B, n_in)))
+    return w, d, b, x
+
+
+@pytest.mark.parametrize("binary", [True, False])
+@pytest.mark.parametrize("path", ["grouped-dense", "grouped-sparse", "scatter"])
+def test_integer_paths_equal_naive_loop(path, binary):
+    w, d, b, x = _integer_case(3, binary=binary)
+    wt, dt, bt, xt = (torch.tensor(a) for a in (w, d, b, x))
+    if path == "scatter":
+        y = TD.scatter_delay_linear(xt, TD.plan_scatter(wt, dt), bt)
+    else:  # every group a dense block / every group sparse CSR
+        groups = TD.plan_delay_groups(wt, dt, sparse_below=0.0 if path == "grouped-dense" else 1.1)
+        y = TD.grouped_delay_linear(xt, groups, w.shape[0], bt)
     np.testing.assert_allclose(y.numpy(), naive_delay_linear(x, w, d, b), rtol=1e-10, atol=1e-12)
 
 
-def test_eval_module_and_torch_backend_equal_naive_loop():
+@pytest.mark.parametrize("path", ["scatter", "grouped"])
+def test_integer_paths_with_history_equal_naive_loop_on_the_whole_stream(path, monkeypatch):
+    """Second half of a stream given its K-1 steps of history; tiny chunks make the scatter loop run many times."""
+    monkeypatch.setattr(TD, "SCATTER_CHUNK", 16)
+    w, d, b, x = _integer_case(4, T=30, binary=False)
+    h = 8  # K - 1
+    y = TD.integer_delay_linear(torch.tensor(x[12 - h:]), torch.tensor(w), torch.tensor(d), torch.tensor(b),
+                                history=h, path=path)
+    np.testing.assert_allclose(y.numpy(), naive_delay_linear(x, w, d, b)[12:], rtol=1e-10, atol=1e-12)
+
+
+def test_auto_path_follows_input_density(monkeypatch):
+    calls = []
+    for name in ("scatter_delay_linear", "grouped_delay_linear"):
+        real = getattr(TD, name)
+        monkeypatch.setattr(TD, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    w, d = torch.randn(4, 10), torch.randint(0, 5, (4, 10))
+    sparse = torch.zeros(20, 2, 10)
+    sparse[3, 1, 4] = 1.0           # 1 nonzero in 400: spikes
+    dense = torch.rand(20, 2, 10)   # no zeros
+    TD.integer_delay_linear(sparse, w, d)
+    TD.integer_delay_linear(dense, w, d)
+    with TD.delay_path("grouped"):
+        TD.integer_delay_linear(sparse, w, d)
+    TD.integer_delay_linear(dense, w, d, path="scatter")
+    assert calls == ["scatter_delay_linear", "grouped_delay_linear", "grouped_delay_linear", "scatter_delay_linear"]
+    with pytest.raises(ValueError, match="delay path: expected one of"):
+        TD.integer_delay_linear(dense, w, d, path="fast")
+
+
+@pytest.mark.parametrize("path", ["scatter", "grouped"])
+def test_eval_module_and_torch_backend_equal_naive_loop(path):
     torch.manual_seed(4)
     K = 15
     m = DelayedLinear(10, 6, K, bias=True).eval()
-    x = (torch.rand(30, 3, 10) < 0.3).float()
+    with torch.no_grad():
+        m.weight[m.weight.abs() < 0.1] = 0.0  # pruned
+    x = (torch.rand(30, 3, 10) < 0.3) * torch.rand(30, 3, 10) * 2
     d = (K // 2 - torch.round(m.positions.detach())).numpy()
     expected = naive_delay_linear(x.double().numpy(), m.weight.detach().double().numpy(), d,
                                   m.bias.detach().double().numpy())
-    np.testing.assert_allclose(m(x)[0].detach().numpy(), expected, rtol=1e-5, atol=1e-5)
-    graph = snn.lower(m)
-    sim = snn.backends.get("torch").build(graph)
-    np.testing.assert_allclose(sim(x).numpy(), expected, rtol=1e-5, atol=1e-5)
+    sim = snn.backends.get("torch").build(snn.lower(m))
+    with TD.delay_path(path), torch.no_grad():
+        np.testing.assert_allclose(m(x)[0].numpy(), expected, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(sim(x).numpy(), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_axonal_eval_equals_naive_loop():

@@ -6,7 +6,8 @@ trainer anneals each epoch (:class:`SigmaSchedule`, via ``epoch_end``) from ``K/
 clamped to ``[-(K//2), K//2]`` after each optimiser step (``after_optimizer_step``) and live in the parameter
 ``positions`` (give it its own optimiser group, e.g. ``match: positions``). In ``eval()`` mode, in streaming
 ``step`` at evaluation, and when lowered to the IR, the layer uses integer delays ``d = K//2 - round(P)`` and sigma 0:
-``I_i[t] = sum_j W_ij x_j[t - d_ij] + b_i``. The equations are in :mod:`snn.synapses.delay_functional`.
+``I_i[t] = sum_j W_ij x_j[t - d_ij] + b_i``, computed event by event for spike trains (see
+:mod:`snn.backends.torch.delay`). The equations are in :mod:`snn.synapses.delay_functional`.
 
 Both layers are stateful only in streaming mode: the state is the last ``K - 1`` inputs.
 """
@@ -21,6 +22,7 @@ import torch
 from torch import nn
 
 from .. import _checks
+from ..backends.torch.delay import integer_delay_linear
 from ..neurons.base import Stateful
 from . import delay_functional as D
 
@@ -197,8 +199,7 @@ class DelayedLinear(_DelayBase):
         return D.delay_conv(full, self.kernel(), self.bias)
 
     def _integer_forward(self, full: torch.Tensor) -> torch.Tensor:
-        groups = D.plan_delay_groups(self.weight, self.delays())
-        return D.integer_delay_linear(full, groups, self.out_features, self.bias, history=self.max_delay - 1)
+        return integer_delay_linear(full, self.weight, self.delays(), self.bias, history=self.max_delay - 1)
 
 
 class AxonalDelayedLinear(_DelayBase):

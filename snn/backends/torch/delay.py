@@ -1,17 +1,196 @@
-"""Torch kernel of :class:`snn.ir.DelayLinear`: one matmul per distinct delay, shifted in time.
+"""Integer synaptic delays in torch, ``y_i[t] = sum_j W_ij x_j[t - D_ij] + b_i``, and the kernel of ir.DelayLinear.
 
-The synapses are grouped by delay (:func:`snn.synapses.delay_functional.plan_delay_groups`, a few passes over the
-weight matrix per call); each group runs as a dense block or sparse product whose size follows its synapses, not
-``K``.
+Two paths give the same numbers (delays ``D`` in steps, inputs before the sequence are zero):
+
+- *grouped* (:func:`plan_delay_groups`, :func:`grouped_delay_linear`): one matmul per distinct delay, shifted in
+  time; each group keeps only the rows and columns that carry a synapse of that delay, as a dense block or a
+  sparse CSR matrix. Cost: every input step times the groups' blocks, up to ``K`` dense layers for random delays.
+- *scatter*, event-driven (:func:`plan_scatter`, :func:`scatter_delay_linear`): every nonzero input ``x[s, b, j]``
+  adds ``x * W[:, j]`` to ``y[s + D[:, j], b, :]``, one ``index_add_`` per chunk of events (in time order). Cost:
+  nonzero inputs times the nonzero weights of their column, independent of ``K``.
+
+:func:`integer_delay_linear` takes the scatter path when the share of nonzero inputs is below ``SCATTER_BELOW``
+(spike trains), the grouped one otherwise; ``with delay_path("scatter" | "grouped"):`` forces one for the code in
+the block (the front end's ``eval()`` mode and this backend both call :func:`integer_delay_linear`).
 """
 
 from __future__ import annotations
 
+import contextvars
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Optional
+
 import torch
 
 from ... import ir
-from ...synapses.delay_functional import integer_delay_linear, plan_delay_groups
 from .simulator import register_kernel
+
+__all__ = ["PATHS", "SCATTER_BELOW", "SPARSE_BELOW", "delay_path", "DelayGroup", "plan_delay_groups",
+           "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "integer_delay_linear"]
+
+PATHS = ("auto", "scatter", "grouped")
+# "auto" scatters when fewer than this share of the inputs are nonzero: on CPU the scatter path beats the grouped
+# path and a dense K-tap conv1d up to about this density (docs/benchmarks.md, "Delays", density rows).
+SCATTER_BELOW = 0.2
+# A delay group runs as a sparse CSR matmul when its synapses fill less than this share of its dense block:
+# on CPU a sparse product costs about 20x a dense one per multiply-add.
+SPARSE_BELOW = 0.05
+# Scatter works through the events in chunks of at most this many (event, synapse) pairs (bounds memory).
+SCATTER_CHUNK = 1 << 21
+
+_PATH = contextvars.ContextVar("snn_delay_path", default="auto")
+
+
+def _check_path(path) -> str:
+    if path not in PATHS:
+        raise ValueError(f"delay path: expected one of {list(PATHS)}, got {path!r}")
+    return path
+
+
+@contextmanager
+def delay_path(path: str):
+    """Within the block, :func:`integer_delay_linear` uses ``path`` (``auto`` | ``scatter`` | ``grouped``)."""
+    token = _PATH.set(_check_path(path))
+    try:
+        yield
+    finally:
+        _PATH.reset(token)
+
+
+@dataclass(frozen=True)
+class DelayGroup:
+    """The synapses of one delay: ``y[t, :, rows] += x[t - delay, :, cols] @ weight.T``.
+
+    Attributes:
+        delay: steps; rows / cols: output / input indices of the block (int64);
+        weight: ``(len(rows), len(cols))``, dense or sparse CSR (zeros where a synapse has another delay).
+    """
+
+    delay: int
+    rows: torch.Tensor
+    cols: torch.Tensor
+    weight: torch.Tensor
+
+
+def plan_delay_groups(weight: torch.Tensor, delays: torch.Tensor, sparse_below: float = SPARSE_BELOW
+                      ) -> list[DelayGroup]:
+    """Splits ``weight`` ``(out, in)`` by the integer ``delays`` ``(out, in)`` into one block per distinct delay.
+
+    Zero weights are dropped. A block is stored as sparse CSR when its synapses fill less than ``sparse_below``
+    of it.
+    """
+    weight = weight.detach()
+    groups = []
+    live = weight != 0
+    for d in torch.unique(delays[live]).tolist():
+        mask = live & (delays == d)
+        rows = mask.any(1).nonzero().squeeze(1)
+        cols = mask.any(0).nonzero().squeeze(1)
+        block = torch.where(mask, weight, torch.zeros_like(weight))[rows][:, cols]
+        if int(mask.sum()) < sparse_below * block.numel():
+            with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and tested here
+                warnings.simplefilter("ignore", UserWarning)
+                block = block.to_sparse_csr()
+        groups.append(DelayGroup(int(d), rows, cols, block))
+    return groups
+
+
+def grouped_delay_linear(x: torch.Tensor, groups: list[DelayGroup], out_features: int,
+                         bias: Optional[torch.Tensor] = None, history: int = 0) -> torch.Tensor:
+    """``y_i[t] = sum_j W_ij x_j[t - d_ij] + b_i`` for a plan of :func:`plan_delay_groups`.
+
+    ``x``: ``(history + T, B, in)``, the first ``history`` steps being earlier input (a stream's buffer; inputs
+    before it count as zero). Returns ``(T, B, out)``.
+    """
+    total, batch = x.shape[:2]
+    steps = total - history
+    y = x.new_zeros(steps, batch, out_features)
+    for g in groups:
+        start = history - g.delay  # first input step feeding output step 0
+        lo = max(0, -start)        # output steps before lo see only zeros
+        if lo >= steps:
+            continue
+        src = x[start + lo: start + steps, :, :].index_select(2, g.cols)
+        if g.weight.layout == torch.sparse_csr:
+            part = (g.weight @ src.reshape(-1, len(g.cols)).t().contiguous()).t().reshape(steps - lo, batch, -1)
+        else:
+            part = src @ g.weight.t()
+        if len(g.rows) == out_features:  # every output has a synapse of this delay: no scatter needed
+            y[lo:] += part
+        else:
+            y[lo:].index_add_(2, g.rows, part)
+    if bias is not None:
+        y = y + bias
+    return y
+
+
+@dataclass(frozen=True)
+class ScatterPlan:
+    """Fan-out table of every input column, padded to the largest fan-out ``F`` with zero weights.
+
+    Attributes:
+        rows: ``(in, F)`` int64 output indices; weight: ``(in, F)``; delay: ``(in, F)`` int64 steps;
+        out_features: number of outputs.
+    """
+
+    rows: torch.Tensor
+    weight: torch.Tensor
+    delay: torch.Tensor
+    out_features: int
+
+
+def plan_scatter(weight: torch.Tensor, delays: torch.Tensor) -> ScatterPlan:
+    """The fan-out table of ``weight`` ``(out, in)`` and integer ``delays`` ``(out, in)``; zero weights dropped."""
+    live = weight != 0
+    fan = int(live.sum(0).max()) if weight.numel() else 0
+    order = torch.argsort((~live).to(torch.int8), dim=0, stable=True)[:fan]  # live rows first, per column
+    return ScatterPlan(order.t().contiguous(), weight.gather(0, order).t(), delays.gather(0, order).t().contiguous(),
+                       weight.shape[0])
+
+
+def scatter_delay_linear(x: torch.Tensor, plan: ScatterPlan, bias: Optional[torch.Tensor] = None,
+                         history: int = 0) -> torch.Tensor:
+    """Event-driven ``y_i[t] = sum_j W_ij x_j[t - d_ij] + b_i``: one ``index_add_`` per chunk of nonzero inputs.
+
+    ``x``: ``(history + T, B, in)`` as in :func:`grouped_delay_linear`. Returns ``(T, B, out)``.
+    """
+    total, batch, n_in = x.shape
+    out, fan = plan.out_features, plan.rows.shape[1]
+    reach = int(plan.delay.max()) + 1 if plan.delay.numel() else 1
+    # buf[s + d] collects input step s delayed by d; rows before `history` and after the sequence are dropped.
+    buf = x.new_zeros((total + reach) * batch * out)
+    flat = x.reshape(-1)
+    events = flat.nonzero().squeeze(1)
+    if fan:
+        offset = plan.delay * (batch * out) + plan.rows  # (in, F): flat offset of synapse (j, f) in buf
+        chunk = max(1, SCATTER_CHUNK // fan)
+        for lo in range(0, len(events), chunk):
+            e = events[lo: lo + chunk]
+            sb, j = e // n_in, e % n_in  # sb = s * B + b
+            idx = (sb * out).unsqueeze(1) + offset[j]
+            buf.index_add_(0, idx.reshape(-1), (flat[e].unsqueeze(1) * plan.weight[j]).reshape(-1))
+    y = buf.view(total + reach, batch, out)[history:total]
+    return y + bias if bias is not None else y
+
+
+def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
+                         bias: Optional[torch.Tensor] = None, history: int = 0, path: Optional[str] = None
+                         ) -> torch.Tensor:
+    """``y_i[t] = sum_j W_ij x_j[t - d_ij] + b_i`` on ``x`` ``(history + T, B, in)`` -> ``(T, B, out)``.
+
+    ``weight`` and ``delays`` (steps, int64) are ``(out, in)``. ``path``: ``auto`` (scatter when fewer than
+    ``SCATTER_BELOW`` of the inputs are nonzero), ``scatter`` or ``grouped``; None: the one set by
+    :func:`delay_path` (default ``auto``).
+    """
+    path = _check_path(_PATH.get() if path is None else path)
+    if path == "auto":
+        dense = x.numel() and int(torch.count_nonzero(x)) >= SCATTER_BELOW * x.numel()
+        path = "grouped" if dense else "scatter"
+    if path == "scatter":
+        return scatter_delay_linear(x, plan_scatter(weight, delays), bias, history)
+    return grouped_delay_linear(x, plan_delay_groups(weight, delays), weight.shape[0], bias, history)
 
 
 @register_kernel(ir.DelayLinear)
@@ -20,4 +199,4 @@ def delay_linear(node: ir.DelayLinear, x: torch.Tensor) -> torch.Tensor:
     w = torch.as_tensor(node.weight, dtype=x.dtype, device=x.device)
     d = torch.as_tensor(node.delay, dtype=torch.int64, device=x.device)
     bias = None if node.bias is None else torch.as_tensor(node.bias, dtype=x.dtype, device=x.device)
-    return integer_delay_linear(x, plan_delay_groups(w, d), node.weight.shape[0], bias)
+    return integer_delay_linear(x, w, d, bias)
