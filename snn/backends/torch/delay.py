@@ -38,7 +38,7 @@ SCATTER_BELOW = 0.2
 # on CPU a sparse product costs about 20x a dense one per multiply-add.
 SPARSE_BELOW = 0.05
 # Scatter works through the events in chunks of at most this many (event, synapse) pairs (bounds memory).
-SCATTER_CHUNK = 1 << 21
+SCATTER_CHUNK = 1 << 18
 
 _PATH = contextvars.ContextVar("snn_delay_path", default="auto")
 
@@ -143,11 +143,17 @@ class ScatterPlan:
 
 def plan_scatter(weight: torch.Tensor, delays: torch.Tensor) -> ScatterPlan:
     """The fan-out table of ``weight`` ``(out, in)`` and integer ``delays`` ``(out, in)``; zero weights dropped."""
-    live = weight != 0
-    fan = int(live.sum(0).max()) if weight.numel() else 0
-    order = torch.argsort((~live).to(torch.int8), dim=0, stable=True)[:fan]  # live rows first, per column
-    return ScatterPlan(order.t().contiguous(), weight.gather(0, order).t(), delays.gather(0, order).t().contiguous(),
-                       weight.shape[0])
+    n_out, n_in = weight.shape
+    cols, rows = (weight != 0).t().nonzero(as_tuple=True)  # live synapses, column by column
+    fan = torch.bincount(cols, minlength=n_in)
+    width = int(fan.max()) if n_in else 0
+    slot = torch.arange(len(cols), device=weight.device) - (torch.cumsum(fan, 0) - fan)[cols]  # place in column
+    table_rows = torch.zeros(n_in, width, dtype=torch.int64, device=weight.device)
+    table_rows[cols, slot] = rows
+    table_delay = torch.zeros_like(table_rows)
+    table_delay[cols, slot] = delays[rows, cols]
+    table_weight = weight.new_zeros(n_in, width).index_put((cols, slot), weight[rows, cols])
+    return ScatterPlan(table_rows, table_weight, table_delay, n_out)
 
 
 def scatter_delay_linear(x: torch.Tensor, plan: ScatterPlan, bias: Optional[torch.Tensor] = None,
@@ -164,13 +170,15 @@ def scatter_delay_linear(x: torch.Tensor, plan: ScatterPlan, bias: Optional[torc
     flat = x.reshape(-1)
     events = flat.nonzero().squeeze(1)
     if fan:
-        offset = plan.delay * (batch * out) + plan.rows  # (in, F): flat offset of synapse (j, f) in buf
+        index_type = torch.int32 if buf.numel() < 2 ** 31 else torch.int64  # int32: half the memory traffic
+        offset = (plan.delay * (batch * out) + plan.rows).to(index_type)  # (in, F): synapse (j, f) in buf
         chunk = max(1, SCATTER_CHUNK // fan)
         for lo in range(0, len(events), chunk):
             e = events[lo: lo + chunk]
-            sb, j = e // n_in, e % n_in  # sb = s * B + b
-            idx = (sb * out).unsqueeze(1) + offset[j]
-            buf.index_add_(0, idx.reshape(-1), (flat[e].unsqueeze(1) * plan.weight[j]).reshape(-1))
+            j, sb = e % n_in, (e // n_in).to(index_type)  # sb = s * B + b
+            idx = offset.index_select(0, j).add_((sb * out).unsqueeze(1))
+            val = plan.weight.index_select(0, j).mul_(flat[e].unsqueeze(1))
+            buf.index_add_(0, idx.view(-1), val.view(-1))
     y = buf.view(total + reach, batch, out)[history:total]
     return y + bias if bias is not None else y
 
