@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import snn.datasets as D
-from snn.datasets import nmnist, shd
+from snn.datasets import cache, nmnist, shd
 from snn.datasets.events import EventChunk
 from snn.datasets.testing import random_audio, random_camera, write_nmnist_tree, write_nmnist_zip, write_shd
 from snn.datasets.transforms import FrameConfig, bin_chunk
@@ -233,7 +233,138 @@ def test_corrupt_cache_is_rebuilt(tmp_path):
     assert not second.from_cache
     torch.testing.assert_close(second[2][0], first[2][0])
     with zipfile.ZipFile(path) as z:  # and it was rewritten as a valid npz
-        assert {"frames.npy", "lengths.npy", "labels.npy"} <= set(z.namelist())
+        assert {"version.npy", "cols.npy", "counts.npy", "row_nnz.npy", "lengths.npy", "labels.npy"} <= set(
+            z.namelist())
+
+
+# ---------- sparse frame cache: exact round trip, dtypes, format version ----------
+
+def _assert_frames_equal_reference(ds, ref, labels):
+    assert len(ds) == len(ref)
+    for i, r in enumerate(ref):
+        x, y = ds[i]
+        assert x.dtype == torch.float32 and y == labels[i]
+        assert x.shape == (len(r), *ds.feature_shape)
+        np.testing.assert_array_equal(x.numpy(), r.reshape(x.shape))
+
+
+def _audio_file(tmp_path, n=25, seed=20):
+    audio = random_audio(n, seed=seed, mean_events=400, max_s=0.6)
+    audio[2] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    audio[-1] = (np.full(300, 50_000), np.full(300, 123))  # 300 events in one cell: counts need uint16
+    labels = [i % 20 for i in range(n)]
+    _write_shd_split(tmp_path, "shd", "train", audio, labels)
+    return [(u, np.zeros_like(u), t, np.ones_like(u)) for t, u in audio], labels
+
+
+@pytest.mark.parametrize("transform, cols_dtype, counts_dtype", [
+    ({"pool": 1}, np.uint16, np.uint16),                                        # 700 features, counts up to 300
+    ({"pool": 5, "dt": 7.5}, np.uint8, np.uint16),                              # 140 features
+    ({"pool": 1, "binary": True, "duration": 400.0}, np.uint16, np.uint8),
+    ({"pool": 3, "start": 50.0, "flatten": True, "binary": True}, np.uint8, np.uint8)])
+def test_sparse_cache_roundtrips_audio_frames_exactly(tmp_path, transform, cols_dtype, counts_dtype):
+    samples, labels = _audio_file(tmp_path)
+    built = D.frames("shd", "train", root=tmp_path, **transform)
+    cached = D.frames("shd", "train", root=tmp_path, **transform)
+    assert not built.from_cache and cached.from_cache
+    cfg = FrameConfig(**dict({"dt": 10.0}, **transform))
+    ref = _reference_frames(samples, (700, 1, 1), cfg)
+    _assert_frames_equal_reference(built, ref, labels)
+    _assert_frames_equal_reference(cached, ref, labels)
+    (path,) = (tmp_path / "cache" / "frames").glob("*.npz")
+    with np.load(path, allow_pickle=False) as z:  # only the nonzero cells are stored, in the smallest dtypes
+        assert z["cols"].dtype == cols_dtype and z["counts"].dtype == counts_dtype
+        assert len(z["cols"]) == sum(int(np.count_nonzero(r)) for r in ref) > 0
+        assert z["version"].tolist() == [cache.VERSION]
+
+
+@pytest.mark.parametrize("transform", [{}, {"downsample": 2, "binary": True}, {"downsample": 3, "flatten": True},
+                                       {"dt": 25.0, "duration": 200.0}])
+def test_sparse_cache_roundtrips_nmnist_frames_exactly(tmp_path, transform):
+    samples = random_camera(12, seed=21)
+    samples[3] = tuple(np.zeros(0, np.int64) for _ in range(4))
+    labels = [5, 1, 3, 0, 9, 2, 2, 5, 6, 4, 8, 1]
+    write_nmnist_tree(tmp_path / "nmnist" / "Train", samples, labels)
+    order = _expected_nmnist_order(samples, labels)
+    ref = _reference_frames([samples[i] for i in order], (34, 34, 2), FrameConfig(**dict({"dt": 10.0}, **transform)))
+    for expect_cached in (False, True):
+        ds = D.frames("nmnist", "train", root=tmp_path, **transform)
+        assert ds.from_cache == expect_cached
+        _assert_frames_equal_reference(ds, ref, [labels[i] for i in order])
+
+
+def test_uint_for_picks_smallest_dtype():
+    assert [cache.uint_for(v) for v in (0, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32)] == [
+        np.uint8, np.uint8, np.uint16, np.uint16, np.uint32, np.uint32, np.uint64]
+
+
+def _write_dense_v1(path, frames, lengths, labels):
+    """A cache entry as format version 1 wrote it: dense ``(sum(lengths), F)`` frames, no version member."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, array in (("frames", frames), ("lengths", lengths), ("labels", labels)):
+            with z.open(f"{name}.npy", "w") as f:
+                np.lib.format.write_array(f, array, allow_pickle=False)
+
+
+def test_cache_of_an_old_format_version_is_rebuilt(tmp_path, monkeypatch):
+    samples, labels = _audio_file(tmp_path, n=8)
+    ref = _reference_frames(samples, (700, 1, 1), FrameConfig(dt=10.0, pool=5))
+    monkeypatch.setattr(cache, "VERSION", 1)
+    old = D.frames("shd", "train", root=tmp_path)  # written by "version 1" (with this layout, version member 1)
+    (old_path,) = (tmp_path / "cache" / "frames").glob("*.npz")
+    monkeypatch.undo()
+    new = D.frames("shd", "train", root=tmp_path)
+    assert not old.from_cache and not new.from_cache  # the version is part of the file name
+    (new_path,) = set((tmp_path / "cache" / "frames").glob("*.npz")) - {old_path}
+    # an old entry under the current name is not misread either: a sparse file saying version 1 (different,
+    # consistent frames: one event per sample), then a dense version-1 file of plausible but wrong frames
+    lengths = np.asarray(new.lengths)
+    one_event = cache.SparseFrames(cols=np.zeros(len(lengths), np.uint8), counts=np.ones(len(lengths), np.uint8),
+                                   row_nnz=np.zeros(int(lengths.sum()), np.uint8), lengths=lengths,
+                                   labels=np.asarray(labels))
+    one_event.row_nnz[np.concatenate([[0], np.cumsum(lengths)[:-1]])] = 1
+    assert one_event.valid(140)
+    monkeypatch.setattr(cache, "VERSION", 1)
+    cache.save(new_path, one_event)
+    monkeypatch.undo()
+    for write_old in (lambda: None, lambda: _write_dense_v1(new_path, np.ones((int(lengths.sum()), 140), np.uint8),
+                                                            lengths, np.asarray(labels))):
+        write_old()
+        again = D.frames("shd", "train", root=tmp_path)
+        assert not again.from_cache
+        _assert_frames_equal_reference(again, ref, labels)
+        with np.load(new_path, allow_pickle=False) as z:
+            assert z["version"].tolist() == [cache.VERSION]
+    assert D.frames("shd", "train", root=tmp_path).from_cache
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte", "cols out of range", "row_nnz sum",
+                                    "labels length", "signed counts"])
+def test_damaged_or_inconsistent_cache_is_rebuilt(tmp_path, damage):
+    samples, labels = _audio_file(tmp_path, n=6)
+    D.frames("shd", "train", root=tmp_path)
+    (path,) = (tmp_path / "cache" / "frames").glob("*.npz")
+    with np.load(path, allow_pickle=False) as z:
+        good = cache.SparseFrames(*(z[k] for k in ("cols", "counts", "row_nnz", "lengths", "labels")))
+    data = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped byte":
+        with zipfile.ZipFile(path) as z:
+            start = z.getinfo("cols.npy").header_offset + 200  # inside cols' deflated data
+        path.write_bytes(data[:start] + bytes([data[start] ^ 0xFF]) + data[start + 1:])
+    else:
+        bad = {"cols out of range": dict(cols=good.cols + 140),
+               "row_nnz sum": dict(row_nnz=np.roll(good.row_nnz, 1) + (np.arange(len(good.row_nnz)) == 0)),
+               "labels length": dict(labels=good.labels[:-1]),
+               "signed counts": dict(counts=good.counts.astype(np.int16))}[damage]
+        broken = cache.SparseFrames(**dict(vars(good), **bad))
+        assert not broken.valid(140)
+        cache.save(path, broken)
+    again = D.frames("shd", "train", root=tmp_path)
+    assert not again.from_cache
+    _assert_frames_equal_reference(again, _reference_frames(samples, (700, 1, 1), FrameConfig(dt=10.0, pool=5)),
+                                   labels)
 
 
 def test_pad_collate_time_major_with_lengths():
