@@ -1,4 +1,4 @@
-"""Reduced "delays matter" run on delay-patterns: the delay network beats the same network without delays."""
+"""Reduced "delays matter" run on delay-patterns: with 2 ms membranes only the delay network solves the task."""
 
 import importlib.util
 import sys
@@ -22,9 +22,11 @@ def test_delays_beat_no_delays_on_delay_patterns(tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        rows = {r["model"]: r for r in dm.run(dm.REDUCED, kinds=("delays", "no delays"))}
+        cfg = dm.replace(dm.REDUCED, root=str(tmp_path))
+        rows = {r["model"]: r for r in dm.run(cfg, kinds=("delays", "no delays"))}
     finally:
         torch.set_num_threads(threads)
     delays, plain = rows["delays"]["test_acc"], rows["no delays"]["test_acc"]
+    assert plain <= 0.35, rows            # 8 classes: chance is 12.5%
     assert delays >= 0.6, rows
-    assert delays >= plain + 0.08, rows
+    assert delays >= plain + 0.3, rows
