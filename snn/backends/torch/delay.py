@@ -164,23 +164,25 @@ def scatter_delay_linear(x: torch.Tensor, plan: ScatterPlan, bias: Optional[torc
     """
     total, batch, n_in = x.shape
     out, fan = plan.out_features, plan.rows.shape[1]
-    reach = int(plan.delay.max()) + 1 if plan.delay.numel() else 1
-    # buf[s + d] collects input step s delayed by d; rows before `history` and after the sequence are dropped.
-    buf = x.new_zeros((total + reach) * batch * out)
-    flat = x.reshape(-1)
+    span = total + (int(plan.delay.max()) if plan.delay.numel() else 0)
+    # buf[b, s + d] collects input step s delayed by d; rows before `history` and after the sequence are dropped.
+    # Batch-major with events taken batch by batch, so the adds of a chunk stay within a few K x out windows.
+    buf = x.new_zeros(batch * span * out)
+    flat = x.transpose(0, 1).reshape(-1)
     events = flat.nonzero().squeeze(1)
     if fan:
         index_type = torch.int32 if buf.numel() < 2 ** 31 else torch.int64  # int32: half the memory traffic
-        offset = (plan.delay * (batch * out) + plan.rows).to(index_type)  # (in, F): synapse (j, f) in buf
+        offset = (plan.delay * out + plan.rows).to(index_type)  # (in, F): synapse (j, f) from its input row
         chunk = max(1, SCATTER_CHUNK // fan)
         for lo in range(0, len(events), chunk):
             e = events[lo: lo + chunk]
-            j, sb = e % n_in, (e // n_in).to(index_type)  # sb = s * B + b
-            idx = offset.index_select(0, j).add_((sb * out).unsqueeze(1))
+            j, bs = e % n_in, e // n_in  # bs = b * total + s
+            row = bs + (bs // total) * (span - total)  # b * span + s
+            idx = offset.index_select(0, j).add_((row * out).to(index_type).unsqueeze(1))
             val = plan.weight.index_select(0, j).mul_(flat[e].unsqueeze(1))
             buf.index_add_(0, idx.view(-1), val.view(-1))
-    y = buf.view(total + reach, batch, out)[history:total]
-    return y + bias if bias is not None else y
+    y = buf.view(batch, span, out)[:, history:total].transpose(0, 1)
+    return y + bias if bias is not None else y.contiguous()
 
 
 def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
@@ -194,8 +196,8 @@ def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Te
     """
     path = _check_path(_PATH.get() if path is None else path)
     if path == "auto":
-        dense = x.numel() and int(torch.count_nonzero(x)) >= SCATTER_BELOW * x.numel()
-        path = "grouped" if dense else "scatter"
+        sparse = int(torch.count_nonzero(x)) < SCATTER_BELOW * x.numel()
+        path = "scatter" if sparse else "grouped"
     if path == "scatter":
         return scatter_delay_linear(x, plan_scatter(weight, delays), bias, history)
     return grouped_delay_linear(x, plan_delay_groups(weight, delays), weight.shape[0], bias, history)
