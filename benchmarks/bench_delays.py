@@ -9,19 +9,16 @@ Rows (CPU, float32, median of repeats, same process and inputs for both sides of
   delays and pruned synapses (90% of weights zero), on spikes at an SHD-like 5% rate (batch 64 and 256), then a
   density sweep; one dense layer without delays (``F.linear``) is timed alongside as the floor.
 
-Run ``.venv/bin/python benchmarks/bench_delays.py [--out docs/benchmarks.md]``; with ``--out`` the "Delays"
-section of that file is replaced (other sections are kept).
+Run ``.venv/bin/python benchmarks/bench_delays.py``: it prints the tables and replaces the "Delays" section of
+docs/benchmarks.md (other sections are kept).
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
-import re
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +27,7 @@ from DCLS.construct.modules import Dcls1d
 import snn
 from snn.backends.torch import delay as TD
 from snn.synapses import delay_functional as D
+from _report import machine, write_section
 
 SHD = dict(T=100, B=64, n_in=140, n_out=256, K=25)  # the paper's first SHD layer, 10 ms bins
 REPEATS = 7
@@ -114,24 +112,9 @@ def bench_inference(kind: str, rate: float, T, B, n_in, n_out, K) -> dict:
     return out
 
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import os
-    return (f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads; Python "
-            f"{platform.python_version()}, torch {torch.__version__}")
-
-
 def report(sizes: dict = SHD) -> str:
     T, B, n_in, n_out, K = (sizes[k] for k in ("T", "B", "n_in", "n_out", "K"))
-    lines = ["## Delays", "",
-             f"`benchmarks/bench_delays.py` on {machine()}. Layer {n_in} -> {n_out}, K = {K} taps, T = {T}, "
+    lines = [f"`benchmarks/bench_delays.py` on {machine()}. Layer {n_in} -> {n_out}, K = {K} taps, T = {T}, "
              f"float32, median of {REPEATS} runs taken round-robin over the sides of a row, all rows of one run. Ratio = peer time / our time (> 1: we are "
              "faster).", "",
              f"Training step, B = {B}, input spike rate 10%:", "",
@@ -152,22 +135,11 @@ def report(sizes: dict = SHD) -> str:
     return "\n".join(lines) + "\n"
 
 
-def replace_section(path: Path, section: str) -> None:
-    """Replaces the "## Delays" section of ``path`` (up to the next "## "), or appends it; keeps the rest."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(r"^## Delays\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    path.write_text(text)
-
-
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, help="replace the Delays section of this Markdown file")
-    args = p.parse_args(argv)
-    section = report()
-    print(section)
-    if args.out:
-        replace_section(args.out, section)
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args(argv)
+    body = report()
+    print(body)
+    write_section("Delays", body)
     return 0
 
 

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from . import ir
-from .container import Sequential
 from .neurons.lif import LI, LIF, CubaLIF
 from .synapses import Conv2d, Flatten, Linear
 
@@ -87,7 +86,7 @@ def _lower_identity(m, shape):
 
 def _first_shape(module: nn.Module) -> tuple[int, ...] | None:
     """The input feature shape a module declares, where it does."""
-    if isinstance(module, (nn.Sequential,)):
+    if isinstance(module, nn.Sequential):
         return _first_shape(module[0]) if len(module) else None
     if isinstance(module, Linear):
         return (module.in_features,)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import snn.datasets as D
-from snn.datasets import cache, nmnist, shd
+from snn.datasets import cache, nmnist
 from snn.datasets.events import EventChunk
 from snn.datasets.testing import random_audio, random_camera, write_nmnist_tree, write_nmnist_zip, write_shd
 from snn.datasets.transforms import FrameConfig, bin_chunk

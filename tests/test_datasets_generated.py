@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-import torch
 
 import snn.datasets as D
 from snn.datasets import ndigits, synthetic

@@ -9,7 +9,6 @@
   ``alpha = 1 - dt * tau_syn_inv``, zero reset, fed ``(1 - beta) * x``.
 """
 
-import math
 
 import pytest
 import torch

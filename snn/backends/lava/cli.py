@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 
 BACKENDS = ("lava", "lava-fixed", "loihi")
 
