@@ -68,6 +68,8 @@ def train(cfg: Config, *, resume_dir: str | Path | None = None, run_dir: str | P
         test = trainer.evaluate(splits.test)
         if ctx.is_main:
             write_results(run_dir, best, test)
+        # Ranks leave together: a rank that destroys its gloo group while rank 0 is still writing can abort at exit.
+        distributed.barrier(ctx)
         return RunOutcome(run_dir, test, history)
     finally:
         distributed.teardown(ctx)
