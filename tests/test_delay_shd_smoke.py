@@ -6,6 +6,7 @@ from pathlib import Path
 import torch
 
 import snn.cli
+from snn.train import checkpoint
 from snn.datasets.testing import random_audio, write_shd
 from snn.synapses.delay import DelayedLinear
 
@@ -51,7 +52,7 @@ def test_shd_delays_config_trains_end_to_end(tmp_path, monkeypatch):
     for epoch, sigma in sigmas:
         assert abs(sigma - expected[epoch]) < 1e-5, (epoch, sigma)
 
-    state = torch.load(run / "checkpoints" / "last.pt", map_location="cpu", weights_only=False)["model"]
+    state = checkpoint.load(run / "checkpoints" / "last.pt")["model"]  # weights_only=True inside
     positions = [v for k, v in state.items() if k.endswith("positions")]
     assert len(positions) == layers
     for p in positions:
