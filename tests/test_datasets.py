@@ -389,7 +389,7 @@ def test_frames_with_dataloader_and_flatten(tmp_path):
     assert x.shape == (int(lengths.max()), 4, 578) and y.tolist() == [0, 1, 2, 3]
     assert not (tmp_path / "cache").exists()
     for b in range(4):
-        assert x[:, b].sum().item() == len(samples[b][2])  # every event lands in a bin (no duration crop)
+        assert x[:, b].sum().item() == len(samples[b][2])  # every event lands in a bin (no time crop)
 
 
 def test_registry_names_and_unknown():
