@@ -96,7 +96,7 @@ def test_netx_export_round_trip_on_lava_equals_intsim(tmp_path):
     g.nodes["lif2"] = ir.LIF(np.full(10, 9.0), np.full(10, 0.8), "subtract", 1.0)
     g = ir.Graph(g.nodes, g.edges, g.input_shape, g.dt)
     net = quantize.quantize(lowering.lower(g))
-    out = netx.export(net, tmp_path / "lava")
+    out = netx.export(net, tmp_path / "lava", extensions=True)  # subtract reset: spikeforge's own layout
     back = netx.read(out)
     x = (np.random.default_rng(5).random((12, 2, 9)) < 0.4).astype(np.int64)
     lava = runtime.run(back, x)

@@ -216,7 +216,7 @@ def test_netx_round_trip_and_manifest(tmp_path):
     for layer in net.layers:
         layer.neuron.bias_exp = quantize.BIAS_EXP
         layer.synapse.weight = np.clip(layer.synapse.weight, -256, 255)
-    out = netx.export(net, tmp_path / "exp", source="unit test")
+    out = netx.export(net, tmp_path / "exp", source="unit test", extensions=True)  # subtract reset, exponents
     back = netx.read(out)
     x = rng.integers(0, 2, (15, 2, 6))
     np.testing.assert_array_equal(intsim.simulate(back, x).output.numpy(), ref_simulate(net, x)[0])
@@ -229,7 +229,7 @@ def test_netx_round_trip_and_manifest(tmp_path):
 
 
 def test_netx_export_is_atomic(tmp_path, monkeypatch):
-    net = quantize.quantize(lowering.lower(chain()))
+    net = quantize.quantize(lowering.lower(chain()), quantize.QuantConfig(netx=True))
 
     def boom(*a, **k):
         raise OSError("disk full")

@@ -47,10 +47,12 @@ def _cmd_export(args) -> int:
     from .quantize import QuantConfig
 
     src = load_source(args.model)
-    net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits))
-    out = export(net, args.out, source=args.model, overwrite=args.overwrite)
+    ext = args.spikeforge_extensions
+    net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits, netx=not ext))
+    out = export(net, args.out, source=args.model, overwrite=args.overwrite, extensions=ext)
     print(f"exported {len(net.layers)} layers ({', '.join(la.name for la in net.layers)}) to {out} "
-          f"(netx HDF5 + manifest.json; Lava latency {net.latency} steps)")
+          f"(netx HDF5 + manifest.json; Lava latency {net.latency} steps; "
+          f"{'spikeforge extensions: readable by spikeforge only' if ext else 'loads in lava-dl netx'})")
     return 0
 
 
@@ -127,6 +129,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output directory (created; must be empty unless --overwrite)")
     p.add_argument("--vth-bits", type=int, default=12, help="scale each layer so its threshold is <= 2**BITS")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
+    p.add_argument("--spikeforge-extensions", action="store_true",
+                   help="allow what lava-dl netx cannot express (subtract reset, delay 63, weight exponents): "
+                        "the file is then readable by spikeforge only")
     p.set_defaults(func=_guarded(_cmd_export))
 
     p = sub.add_parser(

@@ -19,6 +19,7 @@ def lava_step(run_dir: str | Path, n_samples: int = 16, batch: int = 16, seed: i
     from .. import get
     from . import intsim, netx, runtime
     from .backend import prepare
+    from .quantize import QuantConfig
     from .cli import load_source
     from ...train.data import load_split
 
@@ -26,7 +27,7 @@ def lava_step(run_dir: str | Path, n_samples: int = 16, batch: int = 16, seed: i
     src = load_source(run_dir)
     ds = load_split(src.data, "test")
     idx = np.random.default_rng(seed).permutation(len(ds))[:n_samples]
-    net = prepare(src.graph, "fixed_pt")
+    net = prepare(src.graph, "fixed_pt", QuantConfig(netx=True))  # what lava-dl netx runs
     with tempfile.TemporaryDirectory() as d:
         back = netx.read(netx.export(net, Path(d) / "lava", source=str(run_dir)))
     ref = get("torch").build(src.graph)

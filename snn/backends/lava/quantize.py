@@ -33,10 +33,13 @@ BIAS_EXP = 6  # netx's convention: bias in units of a_in
 @dataclass(frozen=True)
 class QuantConfig:
     """``weight_max``: largest weight mantissa used (<= 254); ``vth_bits``: the threshold is scaled to at most
-    ``2**vth_bits`` (12 leaves 32 thresholds of head room in the 24-bit ``u`` and ``v``)."""
+    ``2**vth_bits`` (12 leaves 32 thresholds of head room in the 24-bit ``u`` and ``v``); ``netx``: weight exponent
+    0 on every layer, as lava-dl netx (which has none) runs it: a positive exponent is dropped (coarser threshold),
+    a negative one is folded into the weight scale (fewer weight bits)."""
 
     weight_max: int = 254
     vth_bits: int = 12
+    netx: bool = False
 
     def __post_init__(self):
         if not 1 <= self.weight_max <= 254:
@@ -63,6 +66,8 @@ def _layer(layer: Layer, cfg: QuantConfig) -> tuple[Layer, float]:
         if nr.vth <= 0:
             raise ValueError(f"quantise: layer {layer.name!r}: threshold: expected > 0, got {nr.vth:g}")
         e = max(WEIGHT_EXP_RANGE[0], min(WEIGHT_EXP_RANGE[1], math.floor(math.log2(2 ** cfg.vth_bits / (nr.vth * m)))))
+        if cfg.netx:
+            m, e = m * 2.0 ** min(e, 0), 0
     s = m * 2.0 ** e
     syn = Synapse(_mantissas(layer.synapse.weight, m), layer.synapse.delay, e, layer.synapse.graded)
     rec = None if layer.recurrent is None else Synapse(_mantissas(layer.recurrent.weight, m), None, e)
