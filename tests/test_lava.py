@@ -109,9 +109,13 @@ def test_cli_export_and_run(tmp_path, capsys):
 
     g = float_graph(1)
     ir.save(g, tmp_path / "m.h5")
-    assert main(["export", "--target", "lava", str(tmp_path / "m.h5"), "--out", str(tmp_path / "exp")]) == 0
+    assert main(["export", "--target", "lava", str(tmp_path / "m.h5"), "--out", str(tmp_path / "exp")]) == 2
+    assert "layer 'lif2': reset 'subtract' cannot be expressed in lava-dl netx" in capsys.readouterr().err
+    assert main(["export", "--target", "lava", str(tmp_path / "m.h5"), "--out", str(tmp_path / "exp"),
+                 "--spikeforge-extensions"]) == 0
+    assert "readable by spikeforge only" in capsys.readouterr().out
     assert (tmp_path / "exp" / "network.net").is_file() and (tmp_path / "exp" / "manifest.json").is_file()
-    assert main(["export", str(tmp_path / "m.h5"), "--out", str(tmp_path / "exp")]) == 2  # refuses to overwrite
+    assert main(["export", str(tmp_path / "m.h5"), "--out", str(tmp_path / "exp"), "--spikeforge-extensions"]) == 2
     assert "not an empty directory" in capsys.readouterr().err
     assert main(["run", str(tmp_path / "nope.h5"), "--data", "x"]) == 2
     assert "does not exist" in capsys.readouterr().err
