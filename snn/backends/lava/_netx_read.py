@@ -44,7 +44,7 @@ _NEW_ONLY = {"note", "input_message_bits", "sha256", "kind"}  # absent from LEGA
 
 def _fields(obj, spec: dict, where: str, err, legacy: bool) -> dict:
     if not isinstance(obj, dict):
-        raise err(where or "top level", f"expected an object, got {type(obj).__name__}")
+        raise err(where.rstrip(".") or "top level", f"expected an object, got {type(obj).__name__}")
     unknown = sorted(set(obj) - set(spec))
     if unknown:
         raise err(f"{where}{unknown[0]}", f"unknown field; expected only {sorted(spec)}")

@@ -246,5 +246,7 @@ def read(path: str | os.PathLike) -> LavaNet:
     from ._netx_read import read_export
 
     p = Path(path)
+    if not p.exists():
+        raise NetxFormatError(f"netx reader: {p}: does not exist (expected an export directory or its {NET_FILE})")
     net_file, manifest_file = (p / NET_FILE, p / MANIFEST) if p.is_dir() else (p, p.parent / MANIFEST)
     return read_export(net_file, manifest_file)
