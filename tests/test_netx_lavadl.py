@@ -6,6 +6,7 @@ lava-dl imports torchvision at import time (only its object-detection code uses 
 so when no working torchvision is installed the module is replaced by an empty stand-in: netx never calls it.
 OpenCV is the real ``opencv-python-headless`` (Makefile ``peers`` step)."""
 
+import json
 import sys
 import types
 
@@ -64,7 +65,7 @@ def run_lava_dl(lava_netx, export_dir, x, input_bits):
             r = Reset(reset_value=0, interval=W, offset=offset % W)
             r.connect_var(var)
             pm[r] = PyResetFixed
-    readout = bool(json_manifest(export_dir)["layers"][-1]["kind"] == "readout")
+    readout = json_manifest(export_dir)["layers"][-1]["kind"] == "readout"
     n_out = net.out.shape[0]
     if readout:
         mon = Monitor()
@@ -87,8 +88,6 @@ def run_lava_dl(lava_netx, export_dir, x, input_bits):
 
 
 def json_manifest(export_dir):
-    import json
-
     return json.loads((export_dir / netx.MANIFEST).read_text())
 
 

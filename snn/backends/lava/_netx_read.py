@@ -65,7 +65,7 @@ def _load_manifest(path: Path) -> dict:
 
     try:
         text = path.read_bytes().decode("utf-8")
-        m = json.loads(text, parse_constant=lambda c: float(c))
+        m = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise NetxFormatError(f"netx reader: {path}: expected the export's JSON manifest ({MANIFEST} beside "
                               f"{NET_FILE}): {e}") from None

@@ -120,8 +120,9 @@ def _guarded(fn):
 def register(sub) -> None:
     p = sub.add_parser(
         "export", help="quantise a model and write it in the lava-dl netx HDF5 format (+ manifest.json)",
-        description="Quantises MODEL to Loihi 2 integers (8-bit weights + per-layer exponent, 12-bit decays, "
-                    "17-bit threshold) and writes OUT/network.net (lava-dl netx HDF5) and OUT/manifest.json. "
+        description="Quantises MODEL to Loihi 2 integers (8-bit weights at exponent 0 as lava-dl netx runs them, "
+                    "12-bit decays, 17-bit threshold) and writes OUT/network.net (lava-dl netx HDF5) and "
+                    "OUT/manifest.json. "
                     "The directory appears atomically. Layers that do not fit Loihi's ranges are named in the error.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model", help="IR file (.h5 from snn.ir.save), checkpoint (.pt) or training run folder")

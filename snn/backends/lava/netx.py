@@ -36,7 +36,7 @@ import h5py
 import numpy as np
 
 from .intsim import effective_weights
-from .network import LavaNet, Layer, Neuron, Synapse
+from .network import LavaNet, Layer
 from .quantize import BIAS_EXP, validate
 
 NET_FILE, MANIFEST = "network.net", "manifest.json"
