@@ -6,12 +6,16 @@ lava-dl imports torchvision at import time (only its object-detection code uses 
 so when no working torchvision is installed the module is replaced by an empty stand-in: netx never calls it.
 OpenCV is the real ``opencv-python-headless`` (Makefile ``peers`` step)."""
 
+import contextlib
+import io
 import json
 import sys
 import types
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from snn import ir
 from snn.backends.lava import lowering, netx, quantize, runtime
@@ -128,3 +132,39 @@ def test_extension_types_are_what_lava_dl_rejects(lava_dl, tmp_path):
     assert "spikeforge only" in json_manifest(out)["format"]
     with pytest.raises(AttributeError):  # netx/hdf5.py knows no neuron type "LI"
         lava_dl.hdf5.Network(net_config=str(out / netx.NET_FILE))
+
+
+def _matrix(rows, cols):
+    ranges = st.sampled_from([(-300, 300), (0, 300), (-300, 0), (-128, 127), (0, 0)])
+    return st.tuples(ranges, st.integers(0, 4)).flatmap(lambda r: st.lists(st.integers(*r[0]), min_size=rows * cols, max_size=rows * cols).map(
+            lambda v: (np.array(v, dtype=np.int64).reshape(rows, cols) >> r[1]) << r[1]))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), rows=st.integers(1, 4), cols=st.integers(1, 4), recurrent=st.booleans())
+def test_weight_check_agrees_with_lava_dl_scaling(lava_dl, data, rows, cols, recurrent):
+    """The export's model of netx's weight handling against lava-dl's own optimize_weight_bits and lava-nc's clip
+    and truncation: a layer passes exactly when lava-dl adds the file's integer weights unchanged."""
+    import warnings
+
+    from lava.utils.weightutils import clip_weights, determine_sign_mode, truncate_weights
+
+    parts = [data.draw(_matrix(rows, cols))] + ([data.draw(_matrix(rows, rows))] if recurrent else [])
+    joint = np.hstack(parts)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            w, bits, exp, _ = lava_dl.utils.optimize_weight_bits(joint)
+    except (OverflowError, ValueError):  # every weight 0: netx divides by the largest weight
+        exact = False
+    else:
+        exact, col = True, 0
+        for p in parts:
+            q = w[:, col:col + p.shape[1]]
+            col += p.shape[1]
+            mode = determine_sign_mode(q)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                q = truncate_weights(clip_weights(q, mode, 8), mode, bits).astype(np.int64)
+            exact &= bool(np.array_equal(q, p << -exp) if exp <= 0 else np.array_equal(q << exp, p))
+    assert (netx._netx_mismatch(parts) is None) == exact, (parts, bits, exact)

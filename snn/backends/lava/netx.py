@@ -80,10 +80,12 @@ def _netx_mismatch(parts: list[np.ndarray]) -> str | None:
     bits = 8 - b - (zeros - signed)
     for p in parts:
         q = p.astype(np.int64) << b
-        mixed = bool(q.size) and q.min() < 0 < q.max()
-        lo_q, hi_q = (-256, 255) if mixed else (0, 255) if q.min(initial=0) >= 0 else (-255, 0)  # Lava's clip
-        cut = 8 - bits + int(mixed)
-        if cut < 0 or q.min(initial=0) < lo_q or q.max(initial=0) > hi_q or np.any(q % (1 << cut)):
+        if not q.any():  # zeros survive any clip and shift
+            continue
+        mixed = q.min() < 0 < q.max()
+        lo_q, hi_q = (-256, 255) if mixed else (0, 255) if q.min() >= 0 else (-255, 0)  # Lava's clip per matrix
+        cut = 8 - bits + int(mixed)  # bits Lava truncates
+        if cut < 0 or q.min() < lo_q or q.max() > hi_q or np.any(q % (1 << cut)):
             return f"weights {lo}..{hi}: Lava would truncate netx's {bits}-bit weights"
     return None
 
