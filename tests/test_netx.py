@@ -192,6 +192,7 @@ BAD_FILES = [
     (_set("layer/1/neuron", 3), r"layer/1/neuron: expected a group, got a dataset"),
     (_set("layer/0/type", "dense"), r"layer/0/type: expected one of \['input'\]"),
     (_set("layer/1/bias", np.zeros(5, np.int32)), r"layer/1/bias: expected shape \(6,\)"),
+    (_set("layer/1/shape", np.array([10 ** 8] * 3)), r"layer/1/shape: expected 1 to 3 positive sizes, at most"),
     (_set("layer/1/weight_rec", np.full((6, 6), 1000, np.int32)), r"layer/1/weight_rec: weights 1000..1000"),
 ]
 

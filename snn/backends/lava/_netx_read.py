@@ -152,6 +152,15 @@ class _H5:
     def scalar(self, g, key: str, field: str, lo: int, hi: int) -> int:
         return int(self.ints(g, key, field, (), lo, hi))
 
+    def size(self, g, field: str) -> int:
+        """The product of ``shape`` (1 to 3 positive sizes)."""
+        shape = self.ints(g, "shape", field, None, 1, _MAX_ELEMENTS)
+        n = math.prod(int(s) for s in shape.ravel())
+        if shape.ndim != 1 or not 1 <= shape.size <= 3 or n > _MAX_ELEMENTS:
+            raise self.err(f"{field}/shape", f"expected 1 to 3 positive sizes, at most {_MAX_ELEMENTS} in all, "
+                                             f"got {shape.tolist()}")
+        return n
+
 
 def _from_netx(w: np.ndarray, h: _H5, field: str) -> tuple[np.ndarray, int]:
     """Weights netx adds at exponent 0 as spikeforge's (8-bit Lava mantissa, exponent) pair that adds the same."""
@@ -170,10 +179,7 @@ def _layer(f, i: int, n_in: int, ext: bool, graded: bool, last: bool, h: _H5) ->
     optional = {"inFeatures", "outFeatures", "bias", "delay"} | ({"weightExp", rec_key} if ext else set())
     h.group(f["layer"], str(i), field, {"type", "shape", "weight", "neuron"} | (
         {rec_key} if kind_t == "dense_rec" else set()), optional)
-    shape = h.ints(g, "shape", field, None, 1, _MAX_ELEMENTS)
-    if shape.ndim != 1 or not 1 <= shape.size <= 3 or np.prod(shape) > _MAX_ELEMENTS:
-        raise h.err(f"{field}/shape", f"expected 1 to 3 positive sizes, got {shape.tolist()}")
-    n = int(np.prod(shape))
+    n = h.size(g, field)
     for key, expected in (("inFeatures", n_in), ("outFeatures", n)):
         if key in g:
             h.scalar(g, key, field, expected, expected)
@@ -223,10 +229,7 @@ def _read_h5(path: Path, m: dict, ext: bool) -> tuple[list[Layer], list[str], in
                 raise h.err("layer", f"expected groups 0..N (N >= 1), got {keys[:10]}")
             g0 = h.group(f["layer"], "0", "layer/0", {"type", "shape"}, set())
             h.string(g0, "type", "layer/0", {"input"})
-            shape0 = h.ints(g0, "shape", "layer/0", None, 1, _MAX_ELEMENTS)
-            if shape0.ndim != 1 or not 1 <= shape0.size <= 3 or np.prod(shape0) > _MAX_ELEMENTS:
-                raise h.err("layer/0/shape", f"expected 1 to 3 positive sizes, got {shape0.tolist()}")
-            n_in = prev = int(np.prod(shape0))
+            n_in = prev = h.size(g0, "layer/0")
             graded = m.get("input_message_bits", GRADED_INPUT_BITS) > 0
             layers, types = [], []
             for i in range(1, len(keys)):
