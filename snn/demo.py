@@ -1,11 +1,15 @@
 """``snn demo`` (what ``make demo`` runs): the main job, the whole path a user takes, as a list of steps.
 
 Each step is ``fn(ctx: DemoContext) -> str``: it does one thing, may leave results on ``ctx`` for later steps, and
-returns the line printed under its title. A new step (export, Lava, energy report...) is one entry in ``STEPS``.
+returns one plain sentence saying what was done and where its files are, printed once under the step's title. A new
+step (energy report...) is one entry in ``STEPS``.
 """
 
 from __future__ import annotations
 
+import argparse
+import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,8 +17,11 @@ from typing import Callable, Optional
 
 import torch
 
+from .train.cli import CONFIG_DIR
+
 ACCURACY_TARGET = 0.90
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "ndigits.yaml"
+DEFAULT_CONFIG = CONFIG_DIR / "ndigits.yaml"
+IR_FILE = "model.snn.h5"  # the saved IR, inside the run folder
 
 
 @dataclass
@@ -26,8 +33,22 @@ class DemoContext:
     results: dict = field(default_factory=dict)
 
 
+def describe(graph) -> str:
+    """The layers of an IR chain in order, e.g. ``578 inputs (2x17x17) -> Linear -> 128 LIF -> Linear -> 10 LI``:
+    neuron layers with their size, synapse and shape nodes by type."""
+    shape = graph.input_shape
+    parts = [f"{math.prod(shape)} inputs" + (f" ({'x'.join(map(str, shape))})" if len(shape) > 1 else "")]
+    for name in graph.topological_order():
+        node = graph.nodes[name]
+        size = f"{math.prod(node.output_shape)} " if hasattr(node, "tau_mem") else ""
+        parts.append(f"{size}{type(node).__name__}")
+    return " -> ".join(parts)
+
+
 def step_train(ctx: DemoContext) -> str:
     """Trains the configured network (default: LIF on ndigits) and evaluates its best epoch on the test split."""
+    from .train.checkpoint import load, load_model, resolve
+    from .train.model_file import lower_trained
     from .train.run import train
 
     outcome = train(ctx.config)
@@ -35,9 +56,15 @@ def step_train(ctx: DemoContext) -> str:
         raise KeyboardInterrupt
     ctx.run_dir = outcome.run_dir
     ctx.results["test_acc"] = outcome.test.accuracy
+    model, cfg = load_model(ctx.run_dir)
+    graph = lower_trained(model, cfg, load(resolve(ctx.run_dir))["input_shape"])
+    ctx.results["architecture"] = describe(graph)
     epochs = outcome.history
-    return (f"{len(epochs)} epochs, {sum(r['epoch_time_s'] for r in epochs):.1f} s of training; test accuracy "
-            f"{100 * outcome.test.accuracy:.2f}% on {outcome.test.samples} samples; run saved in {ctx.run_dir}")
+    return (f"Trained a {ctx.results['architecture']} network "
+            f"({sum(p.numel() for p in model.parameters())} parameters) on {cfg.data.name} for {len(epochs)} "
+            f"epoch{'s' * (len(epochs) != 1)} ({sum(r['epoch_time_s'] for r in epochs):.1f} s); its best epoch "
+            f"classifies {100 * outcome.test.accuracy:.2f}% of the {outcome.test.samples} test samples correctly. "
+            f"Run folder (config.yaml, log.jsonl, checkpoints/, curves.png, results.json): {ctx.run_dir}")
 
 
 def step_evaluate_ir(ctx: DemoContext) -> str:
@@ -51,41 +78,45 @@ def step_evaluate_ir(ctx: DemoContext) -> str:
     res = evaluate_on_backend(model, test, kind=cfg.loss.kind, num_classes=test.num_classes, backend="torch",
                               input_shape=tuple(test.feature_shape), progress=False)
     ctx.results["ir_test_acc"] = res.accuracy
-    return (f"IR on the torch backend: test accuracy {100 * res.accuracy:.2f}% "
-            f"(front end {100 * ctx.results['test_acc']:.2f}%)")
+    return (f"Converted the best checkpoint to spikeforge's graph IR and ran it on the torch backend: "
+            f"{100 * res.accuracy:.2f}% test accuracy (the trained model: {100 * ctx.results['test_acc']:.2f}%).")
 
 
 def step_save_ir(ctx: DemoContext) -> str:
-    """Saves the IR as HDF5 beside the run, reads it back and compares its output with the front end's."""
+    """Saves the IR (with the data options it was trained with) beside the run, reads it back and compares its
+    output with the front end's."""
     from . import backends, ir
     from .datasets import pad_collate
-    from .lower import lower
     from .train.checkpoint import load_model
     from .train.data import load_split
+    from .train.model_file import lower_trained
 
     model, cfg = load_model(ctx.run_dir)
     test = load_split(cfg.data, "test")
-    path = ctx.run_dir / "model.snn.h5"
-    ir.save(lower(model, tuple(test.feature_shape)), path)
+    path = ctx.run_dir / IR_FILE
+    ir.save(lower_trained(model, cfg, tuple(test.feature_shape)), path)
     graph = ir.load(path)
     x, _, _ = pad_collate([test[i] for i in range(min(32, len(test)))])
     with torch.no_grad():
         diff = (backends.get("torch").build(graph)(x) - model(x)[0]).abs().max().item()
     ctx.results["ir_max_diff"] = diff
-    return (f"{path} ({path.stat().st_size / 1024:.1f} KiB, IR v{graph.version}, {len(graph.nodes)} nodes); "
-            f"max |IR - front end| on 32 test samples = {diff:.2e}")
+    return (f"Saved the IR with the data options it was trained with to {path} ({path.stat().st_size / 1024:.1f} "
+            f"KiB) and read it back: on 32 test samples its output differs from the trained model's by at most "
+            f"{diff:.1e}.")
 
 
 def step_lava(ctx: DemoContext) -> str:
-    """Exports the model (netx HDF5 + manifest), runs test samples on Lava fixed point (Loihi 2 simulation) and
-    compares with the bit-exact integer simulator and the torch backend."""
+    """Exports the model into the run folder (netx HDF5 + manifest), runs test samples on Lava fixed point (Loihi 2
+    simulation) and compares with the bit-exact integer simulator and the torch backend."""
     from .backends.lava.demo import lava_step
 
     res = lava_step(ctx.run_dir, n_samples=16)
     ctx.results["lava"] = res
-    return (f"{res['bit_exact_samples']}/{res['samples']} samples bit-exact with the integer simulator; "
-            f"prediction agreement with torch {100 * res['agreement_with_torch']:.1f}%; "
-            f"Lava accuracy {100 * res['lava_accuracy']:.1f}%")
+    return (f"Converted the network to Loihi 2's integer arithmetic, saved it for Loihi 2 (lava-dl's netx format: "
+            f"network.net and manifest.json) in {res['export_dir']}, and ran {res['samples']} test samples through "
+            f"Lava's simulation of the chip: {res['bit_exact_samples']}/{res['samples']} outputs are identical to "
+            f"spikeforge's own integer simulator, {100 * res['agreement_with_torch']:.1f}% of the predictions equal "
+            f"the floating-point model's, and {100 * res['lava_accuracy']:.1f}% are correct.")
 
 
 # The demo, in order. Append a step as ("title", fn).
@@ -98,27 +129,40 @@ STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
 
 
 def run_demo(config) -> DemoContext:
-    """Runs every step of ``STEPS`` on ``config``, printing what each did; returns the shared context."""
+    """Runs every step of ``STEPS`` on ``config``: prints each title, then one sentence saying what the step did;
+    returns the shared context."""
     ctx = DemoContext(config)
     start = time.perf_counter()
     for i, (title, fn) in enumerate(STEPS, 1):
         print(f"\n[{i}/{len(STEPS)}] {title}", flush=True)
         t0 = time.perf_counter()
         summary = fn(ctx)
-        print(f"[{i}/{len(STEPS)}] {title}: {summary} ({time.perf_counter() - t0:.1f} s)", flush=True)
-    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; run folder {ctx.run_dir}")
+        print(f"  {summary} ({time.perf_counter() - t0:.1f} s)", flush=True)
+    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; every file is in {ctx.run_dir}. Run the saved "
+          f"model again with: snn run --backend loihi {ctx.run_dir / IR_FILE}", flush=True)
     return ctx
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (``--epochs 0`` is refused, not replaced by the config's value)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
 
 
 def _cmd(args) -> int:
     from .train.config import apply_overrides, from_dict, load
 
-    extra = [f"seed={args.seed}"] + ([f"train.epochs={args.epochs}"] if args.epochs else []) + \
+    extra = [f"seed={args.seed}"] + ([f"train.epochs={args.epochs}"] if args.epochs is not None else []) + \
         [f"train.out_dir={args.out}"] + (["train.quiet=true"] if args.quiet else []) + list(args.set or [])
     try:
         cfg = from_dict(apply_overrides(load(args.config), extra))
     except ValueError as e:
-        print(f"error: {e}")
+        print(f"error: {e}", file=sys.stderr)
         return 2
     try:
         ctx = run_demo(cfg)
@@ -140,10 +184,11 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="the main job: train on ndigits, evaluate, export, run on Lava (what `make demo` runs)",
                        description="Trains the default spiking network on the offline ndigits dataset, evaluates "
                                    "it on the test split, evaluates it again through the IR on the torch backend, "
-                                   "saves the run under --out, exports it to Lava's netx format and runs test samples on Lava fixed point. "
+                                   "saves the run under --out, exports it to Lava's netx format (in the run folder) "
+                                   "and runs test samples on Lava fixed point. "
                                    "Exit code 1 if test accuracy is below 90% or a backend disagrees.")
-    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config (default configs/ndigits.yaml)")
-    p.add_argument("--epochs", type=int, help="override train.epochs")
+    p.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config (default: the shipped ndigits.yaml)")
+    p.add_argument("--epochs", type=_positive_int, help="override train.epochs (>= 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default="runs", help="runs folder (default runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -31,7 +31,7 @@ def _env():
 
 
 def _train_args(out: Path, data_root: Path, *extra: str) -> list[str]:
-    return ["train", "--dataset", "delay-patterns", "--quiet", "--out", str(out), "--batch-size", "16",
+    return ["train", "--defaults", "--dataset", "delay-patterns", "--quiet", "--out", str(out), "--batch-size", "16",
             f"data.root={data_root}", TINY_DATA, "model.hidden=[24]", "optim.lr=5e-3", *extra]
 
 

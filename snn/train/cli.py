@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _io
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # package data: installed with snn, configs/ in a checkout
 # Keys that may change when resuming a run; anything else would make the resumed run a different experiment.
 RESUMABLE_KEYS = ("train.epochs", "train.quiet", "train.patience", "train.tensorboard", "train.device",
                   "data.root", "data.num_workers")
@@ -28,24 +28,33 @@ log.jsonl (one JSON object per epoch), checkpoints/last.pt and best.pt, curves.p
 """
 
 
-def find_config(dataset: str, model: str | None) -> Path | None:
-    """The shipped config for a dataset (and model): ``<dataset>_<model>[s].yaml`` or ``<dataset>.yaml``."""
+def shipped_configs() -> list[str]:
+    """Names (without ``.yaml``) of the configs shipped in :data:`CONFIG_DIR`."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def find_config(dataset: str, model: str | None) -> Path:
+    """The shipped config for a dataset (and model): ``<dataset>_<model>[s].yaml`` or ``<dataset>.yaml``.
+
+    Raises ValueError naming the files tried and the shipped configs when there is none (never a silent fallback).
+    """
     names = ([f"{dataset}_{model}.yaml", f"{dataset}_{model}s.yaml"] if model else []) + [f"{dataset}.yaml"]
     for name in names:
         if (CONFIG_DIR / name).is_file():
             return CONFIG_DIR / name
-    return None
+    raise ValueError(f"snn train: no shipped config for --dataset {dataset}"
+                     f"{f' --model {model}' if model else ''} (looked for {', '.join(names)} in {CONFIG_DIR}; "
+                     f"shipped: {', '.join(shipped_configs()) or 'none'}); pass --config FILE, or --defaults to "
+                     f"start from the built-in defaults")
 
 
 def resolve_config(args) -> dict:
     """The config mapping of ``snn train`` arguments: file (or shipped default), shorthands, KEY=VALUE overrides."""
     from . import config as C
 
-    if args.config:
-        values = C.load(args.config)
-    else:
-        path = find_config(args.dataset or "ndigits", args.model)
-        values = C.load(path) if path else {}
+    if args.config and args.defaults:
+        raise ValueError("snn train: --config and --defaults exclude each other")
+    values = {} if args.defaults else C.load(args.config or find_config(args.dataset or "ndigits", args.model))
     shorthand = {"data.name": args.dataset, "model.type": args.model, "train.epochs": args.epochs,
                  "train.batch_size": args.batch_size, "optim.lr": args.lr, "seed": args.seed, "name": args.name,
                  "train.out_dir": args.out, "train.device": args.device}
@@ -72,8 +81,9 @@ def _cmd_train(args) -> int:
 
     if args.resume is None:
         return train(from_dict(resolve_config(args))).exit_code
-    if args.config or args.dataset or args.model:
-        raise ValueError("snn train --resume RUN_DIR: the run's own config is used; drop --config/--dataset/--model")
+    if args.config or args.defaults or args.dataset or args.model:
+        raise ValueError("snn train --resume RUN_DIR: the run's own config is used; drop "
+                         "--config/--defaults/--dataset/--model")
     bad = [o for o in _overrides(args) if o.partition("=")[0] not in RESUMABLE_KEYS]
     if bad:
         raise ValueError(f"snn train --resume: only {list(RESUMABLE_KEYS)} may change on resume, got {bad}")
@@ -140,7 +150,9 @@ def register(sub) -> None:
                        description="Train a spiking network from a YAML config. Runs are resumable and "
                                    "torchrun-ready.", epilog=TRAIN_EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", metavar="FILE", help="YAML config (default: the shipped config of --dataset)")
+    p.add_argument("--config", metavar="FILE", help="YAML config (default: the shipped config of --dataset; "
+                                                    f"shipped: {', '.join(shipped_configs())})")
+    p.add_argument("--defaults", action="store_true", help="start from the built-in defaults, not a shipped config")
     p.add_argument("--dataset", help="dataset name (ndigits, shd, nmnist, ...); picks configs/<dataset>[_<model>].yaml")
     p.add_argument("--model", help="model type of snn.models (e.g. lif)")
     p.add_argument("--epochs", type=int, help="train.epochs")

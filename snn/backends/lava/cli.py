@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
@@ -24,21 +25,33 @@ class Source:
 
 
 def load_source(path: str | Path) -> Source:
-    """An IR file (``snn.ir.save`` output), a checkpoint file or a training run folder."""
+    """An IR file (``snn.ir.save`` output, with the data options and prediction rule it records, see
+    :mod:`snn.train.model_file`), a checkpoint file or a training run folder."""
     from ... import ir
+    from ...train import model_file
 
     p = Path(path)
     if not p.exists():
         raise ValueError(f"model: {str(p)!r} does not exist (expected an IR .h5 file, a checkpoint or a run folder)")
     if p.is_file() and p.suffix == ".h5":
-        return Source(ir.load(p))
-    from ...lower import lower
+        graph = ir.load(p)
+        return Source(graph, model_file.trained_loss_kind(graph, str(p)), model_file.trained_data(graph, str(p)))
     from ...train.checkpoint import load_model
     from ...train.data import load_split
 
     model, cfg = load_model(p)
     shape = tuple(load_split(cfg.data, "test").feature_shape)
-    return Source(lower(model, shape), cfg.loss.kind, cfg.data)
+    return Source(model_file.lower_trained(model, cfg, shape), cfg.loss.kind, cfg.data)
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuses an ``--out`` the export would refuse, naming the command-line flag, before any slow work."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"snn export: --out {out} is a file; expected a directory (new, empty, or replaced with "
+                         f"--overwrite)")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise ValueError(f"snn export: --out {out} exists and is not an empty directory; pass --overwrite to "
+                         f"replace it")
 
 
 def _cmd_export(args) -> int:
@@ -46,6 +59,7 @@ def _cmd_export(args) -> int:
     from .netx import export
     from .quantize import QuantConfig
 
+    _check_out(Path(args.out), args.overwrite)
     src = load_source(args.model)
     ext = args.spikeforge_extensions
     net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits, netx=not ext))
@@ -57,15 +71,24 @@ def _cmd_export(args) -> int:
 
 
 def _dataset(src: Source, name: Optional[str], split: str):
-    from ... import datasets
-
-    if name:
-        return datasets.frames(name, split)
-    if src.data is None:
-        raise ValueError("snn run: --data: expected a dataset name when the model is an IR file")
+    """``split`` of dataset ``name`` (default: the model's own), binned with the frame options the model was trained
+    with (the dataset's defaults when the model records none); its frames must have the model's input shape."""
+    from ...train.config import DataConfig
     from ...train.data import load_split
 
-    return load_split(src.data, split)
+    if src.data is None and not name:
+        raise ValueError("snn run: --data: expected a dataset name (the model file does not record the dataset it "
+                         "was trained on)")
+    data = src.data or DataConfig(name=name)
+    if name:
+        data = dataclasses.replace(data, name=name)
+    ds = load_split(data, split)
+    if tuple(ds.feature_shape) != tuple(src.graph.input_shape):
+        options = f"the frame options {data.frames} the model was trained with" if src.data else \
+            "the dataset's default frame options (the model file does not record the options it was trained with)"
+        raise ValueError(f"snn run: {data.name} {split} frames have shape {tuple(ds.feature_shape)} with {options}, "
+                         f"but the model expects input shape {tuple(src.graph.input_shape)}")
+    return ds
 
 
 def run_on_dataset(graph, dataset, backend: str, n: int, batch: int, loss_kind: str = "sum",
@@ -143,7 +166,8 @@ def register(sub) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model", help="IR file (.h5), checkpoint (.pt) or training run folder")
     p.add_argument("--backend", choices=BACKENDS, default="lava-fixed", help="where to run")
-    p.add_argument("--data", help="dataset name (default: the one the checkpoint was trained on)")
+    p.add_argument("--data", help="dataset name (default: the one the model was trained on); its frames are binned "
+                                  "with the options the model was trained with")
     p.add_argument("--split", default="test", help="dataset split")
     p.add_argument("-n", type=int, default=32, help="number of samples (a seeded random subset)")
     p.add_argument("--batch", type=int, default=16, help="samples per Lava run (preloaded into the source)")
