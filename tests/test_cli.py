@@ -79,7 +79,7 @@ def test_train_defaults_excludes_config(capsys):
 
 
 def test_export_refusal_names_the_overwrite_flag(tmp_path, capsys):
-    model = snn.Sequential(snn.Linear(6, 8), snn.LIF(8, tau_mem=10.0, dt=1.0),
+    model = snn.Sequential(snn.Linear(6, 8), snn.LIF(8, tau_mem=10.0, dt=1.0, reset="zero"),  # netx has no subtract reset
                            snn.Linear(8, 3), snn.LI(3, tau_mem=20.0, dt=1.0))
     snn.ir.save(snn.lower(model), tmp_path / "m.h5")
     out = tmp_path / "exp"
