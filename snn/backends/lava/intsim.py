@@ -1,22 +1,27 @@
 """Bit-exact integer simulator of a fixed-point :class:`LavaNet` in torch (batched, CPU or CUDA): the ``loihi``
 backend.
 
-It implements SPEC §4's Loihi 2 equations as lava-nc 0.10.0 simulates them with ``fixed_pt``, and matches Lava in
-spikes and in ``u``/``v`` at every step, but without Lava's pipeline latency: outputs line up with the torch
-backend. Per layer (all integers, int64)::
+It implements SPEC §4's Loihi 2 equations exactly as lava-nc 0.10.0 computes them with ``fixed_pt`` (numpy
+``int32`` where Lava uses it), and matches Lava in spikes and in ``u``/``v`` at every step, overflows included, but
+without Lava's pipeline latency: outputs line up with the torch backend. Per layer (``wrap32``: two's complement
+32-bit, as Lava's ``int32`` arrays; everything else exact in int64)::
 
     W  = clip(W, sign-mode range);  W = (W >> k) << k,  k = 1 if signs are mixed else 0     (once)
-    a[t + d] += shift(sum_{j: D_ij = d} W_ij s_j[t], weight_exp)        shift: << e, or >> -e (floor)
-    a[t]     += shift(W_rec s[t - 1], weight_exp)                       (recurrent)
-    u = wrap24(trunc0(u (4096 - du - 1) / 4096) + (a << 6))
-    v = clip(trunc0(v (4096 - dv) / 4096) + u + (bias_mant << bias_exp), -(2^23 - 1), 2^23 - 1)
+    x[t]     = sum_{j: D_ij = d} W_ij s_j[t - d]     (a graded Dense with weight_exp < 0: wrap32(x), Lava's int32 dot)
+    a[t]     = wrap32(shift(x[t], weight_exp) + shift(W_rec s[t - 1], weight_exp))   shift: << e, or >> -e (floor)
+    u = wrap24(wrap32(trunc0(u (4096 - du - 1) / 4096) + (a << 6)))      wrap24: once, as Lava: +-2^24 if beyond
+    v = clip(wrap32(trunc0(v (4096 - dv) / 4096) + u + (bias_mant << bias_exp)), -(2^23 - 1), 2^23 - 1)
     LIF: s = v > vth << 6; v[s] = 0     SubtractLIF: v[s] -= vth << 6     readout: output v
+
+Per layer it counts (:class:`Overflow`) the elements (step x sample x neuron) where a 32-bit sum wrapped, ``u`` left
+24 bits, or ``v`` saturated: the places the integer network departs from its float model. Matrix products run in
+float64 when every partial sum provably stays below 2^53 (exact; CUDA has no integer matmul), else in int64 on CPU.
 New neuron kinds register their step with :func:`register_int_step`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -25,9 +30,44 @@ import torch
 from .network import LavaNet, Neuron, Synapse
 
 UV_MAX = 2 ** 23
+W_ABS_MAX = 256  # |effective weight| <= 256 in every sign mode
+FLOAT64_EXACT = 2 ** 53
 
-# step(u, v, a_in, neuron params on the device) -> (u, v, output of this step)
-IntStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, dict], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+@dataclass
+class Overflow:
+    """Counts for one layer, in elements (step x sample x neuron). ``input``: the 32-bit arithmetic of the input
+    (synaptic sums, ``a << 6``, ``+ u``) wrapped; ``u_wrap``: the current ``u`` left 24 bits and was wrapped;
+    ``v_clip``: the membrane ``v`` saturated at +-(2^23 - 1) (or its 32-bit sum wrapped)."""
+
+    input: int = 0
+    u_wrap: int = 0
+    v_clip: int = 0
+
+    def __add__(self, other: "Overflow") -> "Overflow":
+        return Overflow(self.input + other.input, self.u_wrap + other.u_wrap, self.v_clip + other.v_clip)
+
+    def __bool__(self) -> bool:
+        return bool(self.input or self.u_wrap or self.v_clip)
+
+
+class IntegerOverflowWarning(UserWarning):
+    """The integer network wrapped or saturated a state somewhere: its outputs differ from the float model there."""
+
+
+def overflow_message(counts: dict[str, Overflow], backend: str) -> str | None:
+    """One line naming every layer with a nonzero :class:`Overflow`, or None when there is none."""
+    bad = [f"layer {name!r}: u wrapped {c.u_wrap}x, v saturated {c.v_clip}x, 32-bit input overflow {c.input}x"
+           for name, c in counts.items() if c]
+    if not bad:
+        return None
+    return (f"{backend}: integer overflow ({'; '.join(bad)}; counts are steps x samples x neurons): the fixed-point "
+            f"network departs from the float model there (see 'Head room' in docs/backends/lava.md)")
+
+
+# step(u, v, a_in, neuron params on the device, counters) -> (u, v, output of this step)
+IntStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, dict, "_Counters"],
+                   tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 INT_STEPS: dict[str, IntStep] = {}
 
 
@@ -38,34 +78,60 @@ def register_int_step(kind: str):
     return deco
 
 
+def wrap32(x: torch.Tensor) -> torch.Tensor:
+    """Two's complement 32-bit wrap of int64 values, as numpy's int32 arithmetic in Lava."""
+    return ((x + 2 ** 31) & (2 ** 32 - 1)) - 2 ** 31
+
+
+class _Counters:
+    """Overflow counts of one layer, accumulated on the device (no synchronisation per step)."""
+
+    def __init__(self, device):
+        self.counts = torch.zeros(3, dtype=torch.int64, device=device)
+
+    def add(self, i: int, mask: torch.Tensor) -> None:
+        self.counts[i] += mask.sum()
+
+    def result(self) -> Overflow:
+        return Overflow(*(int(c) for c in self.counts.tolist()))
+
+
 def _trunc_decay(x: torch.Tensor, keep: int) -> torch.Tensor:
     return torch.div(x * keep, 4096, rounding_mode="trunc")
 
 
-def _subthreshold(u, v, a_in, p):
-    u = _trunc_decay(u, 4096 - p["du"] - 1) + a_in * 64
+def _subthreshold(u, v, a_in, p, c: _Counters):
+    """``a_in``: (exact int64 input, Lava's 32-bit input)."""
+    exact, a = a_in
+    decayed = _trunc_decay(u, 4096 - p["du"] - 1)
+    u = wrap32(decayed + (a << 6))
+    c.add(0, u != decayed + (exact << 6))
+    wrapped = (u > UV_MAX) | (u <= -UV_MAX)
+    c.add(1, wrapped)
     u = torch.where(u > UV_MAX, u - 2 * UV_MAX, torch.where(u <= -UV_MAX, u + 2 * UV_MAX, u))
-    v = (_trunc_decay(v, 4096 - p["dv"]) + u + p["bias"]).clamp(-(UV_MAX - 1), UV_MAX - 1)
+    pre = _trunc_decay(v, 4096 - p["dv"]) + u + p["bias"]
+    v = wrap32(pre).clamp(-(UV_MAX - 1), UV_MAX - 1)
+    c.add(2, v != pre)
     return u, v
 
 
 @register_int_step("lif")
-def _lif(u, v, a_in, p):
-    u, v = _subthreshold(u, v, a_in, p)
+def _lif(u, v, a_in, p, c):
+    u, v = _subthreshold(u, v, a_in, p, c)
     s = v > p["vth"] * 64
     return u, torch.where(s, torch.zeros_like(v), v), s.to(torch.int64)
 
 
 @register_int_step("lif_subtract")
-def _lif_subtract(u, v, a_in, p):
-    u, v = _subthreshold(u, v, a_in, p)
+def _lif_subtract(u, v, a_in, p, c):
+    u, v = _subthreshold(u, v, a_in, p, c)
     s = v > p["vth"] * 64
     return u, v - s.to(torch.int64) * (p["vth"] * 64), s.to(torch.int64)
 
 
 @register_int_step("readout")
-def _readout(u, v, a_in, p):
-    u, v = _subthreshold(u, v, a_in, p)
+def _readout(u, v, a_in, p, c):
+    u, v = _subthreshold(u, v, a_in, p, c)
     return u, v, v
 
 
@@ -80,21 +146,43 @@ def effective_weights(w: np.ndarray) -> np.ndarray:
     return (np.clip(w, -256, 255) >> 1) << 1
 
 
+def matmul_dtype(fan_in: int, s_abs_max: int, device: torch.device, where: str) -> torch.dtype:
+    """float64 when ``256 * s_abs_max * fan_in < 2^53`` (every partial sum of integer products is then exact in
+    float64, in any order); else int64, which only the CPU has (a ValueError naming ``where`` on other devices)."""
+    if W_ABS_MAX * max(int(s_abs_max), 1) * max(int(fan_in), 1) < FLOAT64_EXACT:
+        return torch.float64
+    if device.type != "cpu":
+        raise ValueError(f"loihi backend: {where}: exact integer products need |W| * |input| * fan_in = "
+                         f"{W_ABS_MAX} * {s_abs_max} * {fan_in} < 2^53 on {device.type} (no integer matmul there); "
+                         f"run on the CPU (device='cpu') or use smaller inputs")
+    return torch.int64
+
+
+def _matmul(s: torch.Tensor, w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``s @ w.T`` exactly, int64 out (``dtype`` from :func:`matmul_dtype`)."""
+    return (s.to(dtype) @ w.to(dtype).t()).to(torch.int64)
+
+
 def _shift(a: torch.Tensor, e: int) -> torch.Tensor:
     return a << e if e > 0 else a >> -e
 
 
-def _synaptic(syn: Synapse, s: torch.Tensor) -> torch.Tensor:
-    """Input currents a (T, B, out) for input s (T, B, in), before the neuron (delays applied, latency removed)."""
+def _synaptic(syn: Synapse, s: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input currents (T, B, out) for input s (T, B, in), before the neuron (delays applied, latency removed):
+    (exact, as Lava computes them in 32 bits)."""
     w = torch.as_tensor(effective_weights(syn.weight), device=s.device)
+    dtype = matmul_dtype(w.shape[1], int(s.abs().max()) if s.numel() else 0, s.device, where)
+    e = syn.weight_exp
     if syn.delay is None:
-        return _shift(s @ w.t(), syn.weight_exp)
+        x = _matmul(s, w, dtype)
+        lava = _shift(wrap32(x), e) if syn.graded and e < 0 else _shift(x, e)  # Lava's graded Dense: int32 dot
+        return _shift(x, e), wrap32(lava)
     d = torch.as_tensor(syn.delay, device=s.device)
     a = torch.zeros(s.shape[0], s.shape[1], w.shape[0], dtype=torch.int64, device=s.device)
     for k in torch.unique(d).tolist():
         if k < s.shape[0]:
-            a[k:] += _shift(s[:s.shape[0] - k] @ torch.where(d == k, w, 0).t(), syn.weight_exp)
-    return a
+            a[k:] += _shift(_matmul(s[:s.shape[0] - k], torch.where(d == k, w, 0), dtype), e)
+    return a, wrap32(a)
 
 
 def _params(nr: Neuron, device) -> dict:
@@ -104,10 +192,21 @@ def _params(nr: Neuron, device) -> dict:
 
 @dataclass
 class IntResult:
-    """``output`` (T, B, *out) int64: spikes, or a readout's ``v``; ``records``: layer -> {"u", "v"} (T, B, n)."""
+    """``output`` (T, B, *out) int64: spikes, or a readout's ``v``; ``records``: layer -> {"u", "v"} (T, B, n);
+    ``overflow``: layer -> :class:`Overflow` counts of this run."""
 
     output: torch.Tensor
     records: dict[str, dict[str, torch.Tensor]]
+    overflow: dict[str, Overflow] = field(default_factory=dict)
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch.device; a ValueError when it is a CUDA device this machine does not have."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"loihi backend: device: expected 'cpu' or an available GPU, got {str(dev)!r} "
+                         f"(torch.cuda.is_available() is False here)")
+    return dev
 
 
 def simulate(net: LavaNet, x, record: bool = False, device: str | torch.device = "cpu") -> IntResult:
@@ -116,26 +215,33 @@ def simulate(net: LavaNet, x, record: bool = False, device: str | torch.device =
 
     if net.precision != "fixed_pt":
         raise ValueError(f"integer simulator: expected a fixed_pt network, got {net.precision}")
+    device = check_device(device)
     x = torch.as_tensor(check_input(x.cpu().numpy() if isinstance(x, torch.Tensor) else x, net, "loihi backend"))
     s = x.to(device=device, dtype=torch.int64)
-    records = {}
+    records, overflow = {}, {}
     for layer in net.layers:
-        a = _synaptic(layer.synapse, s)
+        exact, a = _synaptic(layer.synapse, s, f"layer {layer.name!r}")
         step, p = INT_STEPS[layer.neuron.kind], _params(layer.neuron, device)
+        counters = _Counters(device)
         u = torch.zeros_like(a[0])
         v = torch.zeros_like(a[0])
         out = torch.empty_like(a)
         us, vs = (torch.empty_like(a), torch.empty_like(a)) if record else (None, None)
-        w_rec = None if layer.recurrent is None else torch.as_tensor(effective_weights(layer.recurrent.weight),
-                                                                     device=device)
+        rec = layer.recurrent
+        w_rec = None if rec is None else torch.as_tensor(effective_weights(rec.weight), device=device)
+        rec_dtype = None if rec is None else matmul_dtype(w_rec.shape[1], 1, device, f"layer {layer.name!r}")
         prev = torch.zeros_like(a[0])
         for t in range(a.shape[0]):
-            a_in = a[t] if w_rec is None else a[t] + _shift(prev @ w_rec.t(), layer.recurrent.weight_exp)
-            u, v, out[t] = step(u, v, a_in, p)
+            a_in = exact[t], a[t]
+            if w_rec is not None:
+                r = _shift(_matmul(prev, w_rec, rec_dtype), rec.weight_exp)
+                a_in = exact[t] + r, wrap32(a[t] + r)
+            u, v, out[t] = step(u, v, a_in, p, counters)
             prev = out[t]
             if record:
                 us[t], vs[t] = u, v
         if record:
             records[layer.name] = {"u": us, "v": vs}
+        overflow[layer.name] = counters.result()
         s = out
-    return IntResult(s.reshape(*s.shape[:2], *net.output_shape), records)
+    return IntResult(s.reshape(*s.shape[:2], *net.output_shape), records, overflow)
