@@ -90,6 +90,8 @@ def run_on_dataset(graph, dataset, backend: str, n: int, batch: int, loss_kind: 
         hits += int((pred == y).sum())
         ref_hits += int((ref_pred == y).sum())
         agree += int((pred == ref_pred).sum())
+    if hasattr(model, "warn_overflow"):  # integer backends: warns naming each layer whose u wrapped / v saturated
+        model.warn_overflow()
     m = len(idx)
     return {"backend": backend, "samples": m, "accuracy": hits / m, "torch_accuracy": ref_hits / m,
             "agreement": agree / m, "seconds_per_sample": seconds / m}
