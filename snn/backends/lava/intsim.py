@@ -158,7 +158,7 @@ def matmul_dtype(fan_in: int, s_abs_max: int, device: torch.device, where: str) 
     return torch.int64
 
 
-def _matmul(s: torch.Tensor, w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def exact_matmul(s: torch.Tensor, w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``s @ w.T`` exactly, int64 out (``dtype`` from :func:`matmul_dtype`)."""
     return (s.to(dtype) @ w.to(dtype).t()).to(torch.int64)
 
@@ -174,14 +174,14 @@ def _synaptic(syn: Synapse, s: torch.Tensor, where: str) -> tuple[torch.Tensor, 
     dtype = matmul_dtype(w.shape[1], int(s.abs().max()) if s.numel() else 0, s.device, where)
     e = syn.weight_exp
     if syn.delay is None:
-        x = _matmul(s, w, dtype)
+        x = exact_matmul(s, w, dtype)
         lava = _shift(wrap32(x), e) if syn.graded and e < 0 else _shift(x, e)  # Lava's graded Dense: int32 dot
         return _shift(x, e), wrap32(lava)
     d = torch.as_tensor(syn.delay, device=s.device)
     a = torch.zeros(s.shape[0], s.shape[1], w.shape[0], dtype=torch.int64, device=s.device)
     for k in torch.unique(d).tolist():
         if k < s.shape[0]:
-            a[k:] += _shift(_matmul(s[:s.shape[0] - k], torch.where(d == k, w, 0), dtype), e)
+            a[k:] += _shift(exact_matmul(s[:s.shape[0] - k], torch.where(d == k, w, 0), dtype), e)
     return a, wrap32(a)
 
 
@@ -234,7 +234,7 @@ def simulate(net: LavaNet, x, record: bool = False, device: str | torch.device =
         for t in range(a.shape[0]):
             a_in = exact[t], a[t]
             if w_rec is not None:
-                r = _shift(_matmul(prev, w_rec, rec_dtype), rec.weight_exp)
+                r = _shift(exact_matmul(prev, w_rec, rec_dtype), rec.weight_exp)
                 a_in = exact[t] + r, wrap32(a[t] + r)
             u, v, out[t] = step(u, v, a_in, p, counters)
             prev = out[t]
