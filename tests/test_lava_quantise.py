@@ -124,3 +124,14 @@ def test_quant_config_is_checked():
     with pytest.raises(ValueError, match="tolerance"):
         QuantConfig(tolerance=0.0)
     assert issubclass(QuantisationError, ValueError)
+
+
+def test_snn_export_refuses_a_lossy_model_unless_asked(tmp_path, capsys):
+    from snn.cli import main
+
+    ir.save(graph(tau_mem=1e5), tmp_path / "m.h5")
+    assert main(["export", str(tmp_path / "m.h5"), "--out", str(tmp_path / "a")]) == 2
+    assert "layer 'lif1': tau_mem = 1e+05 ms" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    with pytest.warns(QuantisationWarning, match="tau_mem"):
+        assert main(["export", str(tmp_path / "m.h5"), "--out", str(tmp_path / "b"), "--lossy"]) == 0
+    assert (tmp_path / "b" / "network.net").is_file()

@@ -47,7 +47,7 @@ def _cmd_export(args) -> int:
     from .quantize import QuantConfig
 
     src = load_source(args.model)
-    net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits))
+    net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits, lossy=args.lossy))
     out = export(net, args.out, source=args.model, overwrite=args.overwrite)
     print(f"exported {len(net.layers)} layers ({', '.join(la.name for la in net.layers)}) to {out} "
           f"(netx HDF5 + manifest.json; Lava latency {net.latency} steps)")
@@ -129,6 +129,8 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output directory (created; must be empty unless --overwrite)")
     p.add_argument("--vth-bits", type=int, default=12, help="scale each layer so its threshold is <= 2**BITS")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
+    p.add_argument("--lossy", action="store_true", help="export even when quantisation loses more than 5%% on a "
+                                                        "threshold, weight matrix or time constant (warns)")
     p.set_defaults(func=_guarded(_cmd_export))
 
     p = sub.add_parser(

@@ -73,7 +73,7 @@ class QuantConfig:
             raise ValueError(f"QuantConfig: tolerance: expected a relative error in (0, 1), got {self.tolerance}")
 
 
-_ADVICE = "QuantConfig(tolerance=..., lossy=True) accepts it with a warning"
+_ADVICE = "QuantConfig(tolerance=..., lossy=True) or snn export --lossy accepts it with a warning"
 
 
 class _Losses:
