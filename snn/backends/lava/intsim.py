@@ -101,16 +101,20 @@ def _trunc_decay(x: torch.Tensor, keep: int) -> torch.Tensor:
 
 
 def _subthreshold(u, v, a_in, p, c: _Counters):
-    """``a_in``: (exact int64 input, Lava's 32-bit input)."""
+    """``a_in``: (exact int64 input, Lava's 32-bit input). ``p["wide"]`` is False when the layer's input is provably
+    at most 2^18 in magnitude: then ``|u| <= 2^23`` after every step and no 32-bit sum can wrap (nothing to do)."""
     exact, a = a_in
     decayed = _trunc_decay(u, 4096 - p["du"] - 1)
-    u = wrap32(decayed + (a << 6))
-    c.add(0, u != decayed + (exact << 6))
-    wrapped = (u > UV_MAX) | (u <= -UV_MAX)
-    c.add(1, wrapped)
-    u = torch.where(u > UV_MAX, u - 2 * UV_MAX, torch.where(u <= -UV_MAX, u + 2 * UV_MAX, u))
+    u = decayed + (a << 6)
+    if p["wide"]:
+        u32 = wrap32(u)
+        c.add(0, u32 != decayed + (exact << 6))
+        u = u32
+    hi, lo = u > UV_MAX, u <= -UV_MAX
+    c.add(1, hi | lo)
+    u = torch.where(hi, u - 2 * UV_MAX, torch.where(lo, u + 2 * UV_MAX, u))
     pre = _trunc_decay(v, 4096 - p["dv"]) + u + p["bias"]
-    v = wrap32(pre).clamp(-(UV_MAX - 1), UV_MAX - 1)
+    v = (wrap32(pre) if p["wide"] else pre).clamp(-(UV_MAX - 1), UV_MAX - 1)
     c.add(2, v != pre)
     return u, v
 
@@ -159,7 +163,7 @@ def matmul_dtype(fan_in: int, s_abs_max: int, device: torch.device, where: str) 
 
 
 def exact_matmul(s: torch.Tensor, w: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """``s @ w.T`` exactly, int64 out (``dtype`` from :func:`matmul_dtype`)."""
+    """``s @ w.T`` exactly, int64 out (``dtype`` from :func:`matmul_dtype`; ``s`` and ``w`` hold integers)."""
     return (s.to(dtype) @ w.to(dtype).t()).to(torch.int64)
 
 
@@ -167,22 +171,38 @@ def _shift(a: torch.Tensor, e: int) -> torch.Tensor:
     return a << e if e > 0 else a >> -e
 
 
-def _synaptic(syn: Synapse, s: torch.Tensor, where: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input currents (T, B, out) for input s (T, B, in), before the neuron (delays applied, latency removed):
-    (exact, as Lava computes them in 32 bits)."""
+def _abs_max(a: torch.Tensor) -> int:
+    if not a.numel():
+        return 0
+    lo, hi = torch.aminmax(a)
+    return max(int(hi), -int(lo))
+
+
+def _synaptic(syn: Synapse, s: torch.Tensor, s_abs_max: int, where: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Input currents (T, B, out) for integer-valued input s (T, B, in), before the neuron (delays applied, latency
+    removed): (exact, as Lava computes them in 32 bits); the same tensor twice when no 32-bit sum can wrap."""
     w = torch.as_tensor(effective_weights(syn.weight), device=s.device)
-    dtype = matmul_dtype(w.shape[1], int(s.abs().max()) if s.numel() else 0, s.device, where)
+    dtype = matmul_dtype(w.shape[1], s_abs_max, s.device, where)
+    w = w.to(dtype)
     e = syn.weight_exp
     if syn.delay is None:
         x = exact_matmul(s, w, dtype)
-        lava = _shift(wrap32(x), e) if syn.graded and e < 0 else _shift(x, e)  # Lava's graded Dense: int32 dot
-        return _shift(x, e), wrap32(lava)
-    d = torch.as_tensor(syn.delay, device=s.device)
-    a = torch.zeros(s.shape[0], s.shape[1], w.shape[0], dtype=torch.int64, device=s.device)
-    for k in torch.unique(d).tolist():
-        if k < s.shape[0]:
-            a[k:] += _shift(exact_matmul(s[:s.shape[0] - k], torch.where(d == k, w, 0), dtype), e)
-    return a, wrap32(a)
+        exact = _shift(x, e)
+        if syn.graded and e < 0 and _abs_max(x) >= 2 ** 31:  # Lava's graded Dense: an int32 dot, then the shift
+            return exact, wrap32(_shift(wrap32(x), e))
+    else:
+        d = torch.as_tensor(syn.delay, device=s.device)
+        exact = torch.zeros(s.shape[0], s.shape[1], w.shape[0], dtype=torch.int64, device=s.device)
+        for k in torch.unique(d).tolist():
+            if k < s.shape[0]:
+                exact[k:] += _shift(exact_matmul(s[:s.shape[0] - k], torch.where(d == k, w, 0), dtype), e)
+    return exact, (exact if _abs_max(exact) < 2 ** 31 else wrap32(exact))
+
+
+def _recurrent_bound(syn: Synapse) -> int:
+    """Largest |recurrent input| one step can bring (spikes are 0/1)."""
+    rows = int(np.abs(effective_weights(syn.weight)).sum(axis=1).max(initial=0))
+    return rows << syn.weight_exp if syn.weight_exp >= 0 else (rows >> -syn.weight_exp) + 1
 
 
 def _params(nr: Neuron, device) -> dict:
@@ -217,25 +237,28 @@ def simulate(net: LavaNet, x, record: bool = False, device: str | torch.device =
         raise ValueError(f"integer simulator: expected a fixed_pt network, got {net.precision}")
     device = check_device(device)
     x = torch.as_tensor(check_input(x.cpu().numpy() if isinstance(x, torch.Tensor) else x, net, "loihi backend"))
-    s = x.to(device=device, dtype=torch.int64)
+    s, s_abs_max = x.to(device), _abs_max(x)
     records, overflow = {}, {}
     for layer in net.layers:
-        exact, a = _synaptic(layer.synapse, s, f"layer {layer.name!r}")
+        where = f"layer {layer.name!r}"
+        exact, a = _synaptic(layer.synapse, s, s_abs_max, where)
+        rec = layer.recurrent
         step, p = INT_STEPS[layer.neuron.kind], _params(layer.neuron, device)
+        p["wide"] = _abs_max(exact) + (0 if rec is None else _recurrent_bound(rec)) > 2 ** 18
         counters = _Counters(device)
         u = torch.zeros_like(a[0])
         v = torch.zeros_like(a[0])
         out = torch.empty_like(a)
         us, vs = (torch.empty_like(a), torch.empty_like(a)) if record else (None, None)
-        rec = layer.recurrent
-        w_rec = None if rec is None else torch.as_tensor(effective_weights(rec.weight), device=device)
-        rec_dtype = None if rec is None else matmul_dtype(w_rec.shape[1], 1, device, f"layer {layer.name!r}")
+        if rec is not None:
+            rec_dtype = matmul_dtype(rec.weight.shape[1], 1, device, where)
+            w_rec = torch.as_tensor(effective_weights(rec.weight), device=device).to(rec_dtype)
         prev = torch.zeros_like(a[0])
         for t in range(a.shape[0]):
             a_in = exact[t], a[t]
-            if w_rec is not None:
+            if rec is not None:
                 r = _shift(exact_matmul(prev, w_rec, rec_dtype), rec.weight_exp)
-                a_in = exact[t] + r, wrap32(a[t] + r)
+                a_in = (exact[t] + r, wrap32(a[t] + r)) if p["wide"] else (a[t] + r,) * 2
             u, v, out[t] = step(u, v, a_in, p, counters)
             prev = out[t]
             if record:
@@ -243,5 +266,5 @@ def simulate(net: LavaNet, x, record: bool = False, device: str | torch.device =
         if record:
             records[layer.name] = {"u": us, "v": vs}
         overflow[layer.name] = counters.result()
-        s = out
+        s, s_abs_max = out, _abs_max(out)
     return IntResult(s.reshape(*s.shape[:2], *net.output_shape), records, overflow)
