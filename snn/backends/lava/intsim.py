@@ -65,8 +65,9 @@ def overflow_message(counts: dict[str, Overflow], backend: str) -> str | None:
             f"network departs from the float model there (see 'Head room' in docs/backends/lava.md)")
 
 
-# step(u, v, a_in, neuron params on the device, counters) -> (u, v, output of this step)
-IntStep = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, dict, "_Counters"],
+# step(u, v, a_in, neuron params on the device, counters) -> (u, v, output of this step); a_in is (exact input,
+# Lava's 32-bit input) and params["wide"] says whether 32-bit sums can wrap (see _subthreshold, the shared part)
+IntStep = Callable[[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor], dict, "Counters"],
                    tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 INT_STEPS: dict[str, IntStep] = {}
 
@@ -83,8 +84,9 @@ def wrap32(x: torch.Tensor) -> torch.Tensor:
     return ((x + 2 ** 31) & (2 ** 32 - 1)) - 2 ** 31
 
 
-class _Counters:
-    """Overflow counts of one layer, accumulated on the device (no synchronisation per step)."""
+class Counters:
+    """Overflow counts of one layer, accumulated on the device (no synchronisation per step); ``add(i, mask)``
+    with ``i`` 0 (input), 1 (u_wrap), 2 (v_clip)."""
 
     def __init__(self, device):
         self.counts = torch.zeros(3, dtype=torch.int64, device=device)
@@ -100,7 +102,7 @@ def _trunc_decay(x: torch.Tensor, keep: int) -> torch.Tensor:
     return torch.div(x * keep, 4096, rounding_mode="trunc")
 
 
-def _subthreshold(u, v, a_in, p, c: _Counters):
+def _subthreshold(u, v, a_in, p, c: Counters):
     """``a_in``: (exact int64 input, Lava's 32-bit input). ``p["wide"]`` is False when the layer's input is provably
     at most 2^18 in magnitude: then ``|u| <= 2^23`` after every step and no 32-bit sum can wrap (nothing to do)."""
     exact, a = a_in
@@ -245,7 +247,7 @@ def simulate(net: LavaNet, x, record: bool = False, device: str | torch.device =
         rec = layer.recurrent
         step, p = INT_STEPS[layer.neuron.kind], _params(layer.neuron, device)
         p["wide"] = _abs_max(exact) + (0 if rec is None else _recurrent_bound(rec)) > 2 ** 18
-        counters = _Counters(device)
+        counters = Counters(device)
         u = torch.zeros_like(a[0])
         v = torch.zeros_like(a[0])
         out = torch.empty_like(a)
