@@ -11,19 +11,12 @@ import torch
 
 import snn
 from snn import ir
-from snn.backends.lava import intsim, lowering, quantize, runtime
+from snn.backends.lava import intsim, runtime
 from snn.backends.lava.intsim import IntegerOverflowWarning, Overflow
 from snn.backends.lava.network import LavaNet, Layer, Neuron, Synapse
 from test_lava_intsim import random_fixed_net, ref_simulate
 
 BIG = 2 ** 23 - 1  # the largest fixed-point input (24-bit graded spike)
-
-
-def no_warnings():
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    warnings.simplefilter("error")
-    return ctx
 
 
 # --- exactness with 32-bit wraps --------------------------------------------------------------------------------------
@@ -127,11 +120,9 @@ def test_cuba_wrap_is_counted_and_reported_by_eval():
     u = res.records[layer]["u"][:, 0, 0]
     assert int(torch.nonzero(u < 0)[0]) == 30 and res.overflow[layer].u_wrap > 0
     assert built(x).sum() < snn.backends.get("torch").build(snn.lower(model, (1,)))(x).sum()
-    ctx = no_warnings()  # one threshold per step is within the head room: silent
-    try:
+    with warnings.catch_warnings():  # one threshold per step is within the head room: silent
+        warnings.simplefilter("error")
         evaluate_on_backend(model, steady(1), kind="sum", num_classes=2, backend="loihi", progress=False)
-    finally:
-        ctx.__exit__(None, None, None)
 
 
 def test_cuba_wrap_is_reported_by_snn_run():
