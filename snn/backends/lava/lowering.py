@@ -81,7 +81,7 @@ def _flatten(node: ir.Flatten, name: str):
 
 @register_synapse(ir.DelayLinear)
 def _delay_linear(node: ir.DelayLinear, name: str):
-    return node.weight.astype(np.float64), node.bias, node.delay.copy()  # range checked in lower(): see _layer
+    return node.weight.astype(np.float64), node.bias, node.delay.copy()  # range: lower() checks it, naming the neuron layer too
 
 
 @register_synapse(ir.Conv2d)
