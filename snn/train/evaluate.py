@@ -48,5 +48,7 @@ def evaluate_on_backend(model: torch.nn.Module, dataset: Dataset, *, kind: str, 
                              f"{num_classes}), got {tuple(out.shape)}")
         pred = losses.predict(out.float(), kind, lengths)
         np.add.at(confusion, (y.numpy(), pred.numpy()), 1)
+    if hasattr(run, "warn_overflow"):  # integer backends: warns naming each layer whose u wrapped / v saturated
+        run.warn_overflow()
     n = int(confusion.sum())
     return BackendResult(float(np.trace(confusion)) / max(n, 1), confusion, n, backend)

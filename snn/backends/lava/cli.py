@@ -62,7 +62,7 @@ def _cmd_export(args) -> int:
     _check_out(Path(args.out), args.overwrite)
     src = load_source(args.model)
     ext = args.spikeforge_extensions
-    net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits, netx=not ext))
+    net = prepare(src.graph, "fixed_pt", QuantConfig(vth_bits=args.vth_bits, lossy=args.lossy, netx=not ext))
     out = export(net, args.out, source=args.model, overwrite=args.overwrite, extensions=ext)
     print(f"exported {len(net.layers)} layers ({', '.join(la.name for la in net.layers)}) to {out} "
           f"(netx HDF5 + manifest.json; Lava latency {net.latency} steps; "
@@ -115,6 +115,8 @@ def run_on_dataset(graph, dataset, backend: str, n: int, batch: int, loss_kind: 
         hits += int((pred == y).sum())
         ref_hits += int((ref_pred == y).sum())
         agree += int((pred == ref_pred).sum())
+    if hasattr(model, "warn_overflow"):  # integer backends: warns naming each layer whose u wrapped / v saturated
+        model.warn_overflow()
     m = len(idx)
     return {"backend": backend, "samples": m, "accuracy": hits / m, "torch_accuracy": ref_hits / m,
             "agreement": agree / m, "seconds_per_sample": seconds / m}
@@ -156,6 +158,8 @@ def register(sub) -> None:
     p.add_argument("--spikeforge-extensions", action="store_true",
                    help="allow what lava-dl netx cannot express (subtract reset, delay 63, weight exponents): "
                         "the file is then readable by spikeforge only")
+    p.add_argument("--lossy", action="store_true", help="export even when quantisation loses more than 5%% on a "
+                                                        "threshold, weight matrix or time constant (warns)")
     p.set_defaults(func=_guarded(_cmd_export))
 
     p = sub.add_parser(

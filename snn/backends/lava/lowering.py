@@ -81,10 +81,7 @@ def _flatten(node: ir.Flatten, name: str):
 
 @register_synapse(ir.DelayLinear)
 def _delay_linear(node: ir.DelayLinear, name: str):
-    if node.max_delay > MAX_DELAY:
-        raise ValueError(f"Lava lowering: layer {name!r} (DelayLinear): delay: expected at most {MAX_DELAY} steps "
-                         f"(Loihi 2 has 6 delay bits), got {node.max_delay}")
-    return node.weight.astype(np.float64), node.bias, node.delay.copy()
+    return node.weight.astype(np.float64), node.bias, node.delay.copy()  # range: lower() checks it, naming the neuron layer too
 
 
 @register_synapse(ir.Conv2d)
@@ -180,10 +177,16 @@ def lower(graph: ir.Graph) -> LavaNet:
                 raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}): expected a synapse layer "
                                  f"(Linear, Conv2d, DelayLinear) before it, got {stage or 'the input'}")
             n = math.prod(node.output_shape)
+            source = "+".join(stage)
+            if d is not None and d.size and d.max() > MAX_DELAY:
+                raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}), input synapse {source!r}: "
+                                 f"delay: expected at most {MAX_DELAY} steps (Loihi 2 has 6 delay bits), got "
+                                 f"{int(d.max())}")
             neuron, w_rec = NEURON_LOWERINGS[type(node)](node, name, np.zeros(n) if b is None else np.asarray(b))
-            rec = None if w_rec is None else Synapse(np.asarray(w_rec, dtype=np.float64))
+            rec = None if w_rec is None else Synapse(np.asarray(w_rec, dtype=np.float64),
+                                                     source=f"{name}.recurrent_weight")
             graded = not layers  # the first stage reads the graph input, which may carry graded values
-            layers.append(Layer(name, Synapse(w, d, 0, graded), neuron, rec))
+            layers.append(Layer(name, Synapse(w, d, 0, graded, source), neuron, rec))
             w = b = d = None
             stage = []
         else:

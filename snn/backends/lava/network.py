@@ -20,13 +20,15 @@ class Synapse:
     """``a = weight @ s`` (``weight`` (out, in)); ``delay`` (out, in) integer steps or None (plain ``Dense``).
 
     Fixed point: ``weight`` are 8-bit mantissas and ``a`` is shifted by ``weight_exp`` (``<<`` if > 0, else ``>>``).
-    ``graded``: the input carries numbers (``num_message_bits=24``), not spikes.
+    ``graded``: the input carries numbers (``num_message_bits=24``), not spikes. ``source``: the IR node(s) the
+    weights come from (``"conv1+fc1"``, ``"lif1.recurrent_weight"``), for messages.
     """
 
     weight: np.ndarray
     delay: Optional[np.ndarray] = None
     weight_exp: int = 0
     graded: bool = False
+    source: str = ""
 
     @property
     def max_delay(self) -> int:

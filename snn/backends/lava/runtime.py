@@ -19,6 +19,8 @@ from .compat import import_lava
 from .lowering import NEURON_KINDS
 from .network import PRECISIONS, LavaNet, Synapse
 
+GRADED_MAX = 2 ** 23 - 1  # largest |input| of a fixed-point network (24-bit graded spikes)
+
 
 @dataclass
 class LavaResult:
@@ -48,7 +50,8 @@ def _synapse_process(syn: Synapse, precision: str):
 
 
 def check_input(x: np.ndarray, net: LavaNet, where: str) -> np.ndarray:
-    """``x`` as a (T, B, n_in) array; a ValueError naming what is wrong (shape, empty batch, non-integers)."""
+    """``x`` as a (T, B, n_in) array; a ValueError naming what is wrong (shape, empty batch, non-integers or
+    values beyond 24 bits for fixed point)."""
     x = np.asarray(x)
     expected = net.input_shape
     if x.ndim != 2 + len(expected) or tuple(x.shape[2:]) != tuple(expected):
@@ -56,8 +59,12 @@ def check_input(x: np.ndarray, net: LavaNet, where: str) -> np.ndarray:
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"{where}: input: expected T >= 1 steps and a batch of B >= 1 samples, got {x.shape[:2]}")
     x = x.reshape(x.shape[0], x.shape[1], -1)
-    if net.precision == "fixed_pt" and not np.array_equal(x, np.round(x)):
-        raise ValueError(f"{where}: input: expected integer values (spikes or event counts) for fixed point")
+    if net.precision == "fixed_pt":
+        if not np.array_equal(x, np.round(x)):
+            raise ValueError(f"{where}: input: expected integer values (spikes or event counts) for fixed point")
+        if x.size and np.abs(x).max() > GRADED_MAX:
+            raise ValueError(f"{where}: input: expected integers within +-{GRADED_MAX} (a Loihi 2 graded spike "
+                             f"carries 24 bits), got {x.min():g}..{x.max():g}")
     return x
 
 
