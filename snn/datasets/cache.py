@@ -48,15 +48,6 @@ class SparseFrames:
     labels: np.ndarray
 
     @staticmethod
-    def from_dense(frames: np.ndarray, lengths: np.ndarray, labels: np.ndarray) -> "SparseFrames":
-        """From ``frames`` of shape ``(sum(lengths), F)`` (unsigned counts, as :func:`bin_chunk` gives them)."""
-        nfeat = frames.shape[1]
-        flat = np.flatnonzero(frames)
-        return SparseFrames(cols=(flat % nfeat).astype(uint_for(nfeat - 1)), counts=frames.reshape(-1)[flat],
-                            row_nnz=np.count_nonzero(frames, axis=1).astype(uint_for(nfeat)),
-                            lengths=np.asarray(lengths, np.int64), labels=np.asarray(labels, np.int64))
-
-    @staticmethod
     def concat(parts: list["SparseFrames"]) -> "SparseFrames":
         def cat(name):
             arrays = [getattr(p, name) for p in parts]

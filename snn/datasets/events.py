@@ -96,10 +96,17 @@ class EventDataset:
         c = self._chunk(i, i + 1)
         return structured(self.dtype, c.t, c.x, c.p, c.y), int(c.labels[0])
 
-    def chunks(self, size: int = 512) -> Iterator[EventChunk]:
-        """Yields the whole dataset as consecutive chunks of at most ``size`` samples."""
-        for start in range(0, len(self), size):
-            yield self._chunk(start, min(start + size, len(self)))
+    def chunks(self, max_events: int) -> Iterator[EventChunk]:
+        """Yields the whole dataset as consecutive chunks of about ``max_events`` events: one sample first, then as
+        many samples (1 to 4096) as would hold ``max_events`` if each were as large as the largest of the chunk
+        before (event counts are only known once read)."""
+        start, size = 0, 1
+        while start < len(self):
+            chunk = self._chunk(start, min(start + size, len(self)))
+            start += len(chunk)
+            largest = int(np.diff(chunk.offsets).max())
+            size = min(max(max_events // max(largest, 1), 1), 4096)
+            yield chunk
 
     def _chunk(self, start: int, stop: int) -> EventChunk:
         raise NotImplementedError
