@@ -21,6 +21,10 @@ class DatasetFormatError(ValueError):
     """A dataset file that does not follow its format; the message names the file, the sample and the rule."""
 
 
+class DatasetWarning(UserWarning):
+    """Something in a dataset's files was skipped; the message counts and names it."""
+
+
 @dataclass(frozen=True)
 class EventChunk:
     """Events of consecutive samples, concatenated.
@@ -73,7 +77,7 @@ class EventDataset:
 
     Subclasses implement :meth:`_chunk` (read samples ``start:stop`` as one flat chunk) and set ``labels`` (int64,
     one per sample), ``sensor_size`` (tonic order ``(W, H, P)``), ``dtype``, ``classes`` and ``source`` (a string
-    that changes when the underlying files change; it keys the frame cache).
+    that changes when any file the dataset reads changes, see :func:`cache.source_key`; it keys the frame cache).
     """
 
     name: str
