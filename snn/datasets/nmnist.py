@@ -116,9 +116,9 @@ class NMNISTFiles(EventDataset):
         self.location, self.split, self.name = Path(location), split, name
         self._zip, self._pid = None, None
         if self.location.is_dir():
-            found, skipped, files = self._list_tree()
+            found, skipped, container = self._list_tree()
         elif zipfile.is_zipfile(self.location):
-            found, skipped, files = self._list_zip()
+            found, skipped, container = self._list_zip()
         elif self.location.exists():
             raise DatasetFormatError(f"{self.location}: neither a folder of digit folders nor a readable zip archive")
         else:
@@ -130,32 +130,32 @@ class NMNISTFiles(EventDataset):
         if not found:
             raise DatasetFormatError(f"{self.location}: no <digit>/<name>.bin files for split {split!r}")
         found.sort()
-        self._members = [m for _, m in found]
-        self.labels = np.array([d for d, _ in found], dtype=np.int64)
-        self.source = cache.source_key([str(self.location.resolve()), files])
+        self._members = [m for _, m, _ in found]
+        self.labels = np.array([d for d, _, _ in found], dtype=np.int64)
+        self.source = cache.source_key([str(self.location.resolve()), container, [key for _, _, key in found]])
 
     def _list_tree(self) -> tuple[list, list, list]:
-        """``(label, "<label>/<name>")`` of every sample, the skipped entries, and ``[name, *stat_key]`` per sample."""
-        found, skipped, files = [], [], []
+        """``(label, "<label>/<name>", [name, *stat_key])`` per sample, the skipped entries, and ``[]`` (nothing
+        else read)."""
+        found, skipped = [], []
         for top in sorted(os.scandir(self.location), key=lambda e: e.name):
             label = _label_folder(top.name, str(self.location / top.name)) if top.is_dir() else None
             if label is None:
                 skipped.append(top.name)
                 continue
-            for entry in sorted(os.scandir(top.path), key=lambda e: e.name):
+            for entry in os.scandir(top.path):
                 member = f"{top.name}/{entry.name}"
                 if entry.is_file() and _is_sample(entry.name):
-                    found.append((label, member))
-                    files.append([member, *cache.stat_key(entry.stat())])
+                    found.append((label, member, [member, *cache.stat_key(entry.stat())]))
                 else:
                     skipped.append(member)
-        return found, skipped, files
+        return found, sorted(skipped), []
 
     def _list_zip(self) -> tuple[list, list, list]:
-        """As :meth:`_list_tree` for a zip: members below ``<prefix>/<Train|Test>/``; ``files`` holds the archive's
-        stat key, then ``[member, CRC-32, size]`` per sample."""
+        """As :meth:`_list_tree` for a zip (members below ``[<prefix>/]<Train|Test>/``; ``[member, CRC-32, size]``
+        per sample), and the archive's stat key."""
         folder = FOLDERS[self.split]
-        found, skipped, files, prefixes = [], [], [cache.stat_key(self.location.stat())], set()
+        found, skipped, prefixes = [], [], set()
         for info in self._open_zip().infolist():
             parts = info.filename.rstrip("/").split("/")
             if folder not in parts[:-1]:
@@ -171,15 +171,14 @@ class NMNISTFiles(EventDataset):
             if info.is_dir():
                 continue  # folder entries hold nothing
             if label is not None and len(rel) == 2 and _is_sample(rel[1]):
-                found.append((label, info.filename))
-                files.append([info.filename, info.CRC, info.file_size])
+                found.append((label, info.filename, [info.filename, info.CRC, info.file_size]))
                 prefixes.add("/".join(prefix + [folder]))
             else:
                 skipped.append(info.filename)
         if len(prefixes) > 1:
             raise DatasetFormatError(f"{self.location}: {len(prefixes)} {folder} folders "
                                      f"({', '.join(sorted(prefixes))}); expected one copy of the split")
-        return found, skipped, files
+        return found, skipped, cache.stat_key(self.location.stat())
 
     def _open_zip(self) -> zipfile.ZipFile:
         if self._zip is None or self._pid != os.getpid():  # one handle per process (DataLoader workers fork)
