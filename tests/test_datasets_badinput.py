@@ -181,7 +181,7 @@ def test_times_round_once_to_the_nearest_microsecond(tmp_path):
     """float64 seconds -> integer us is the exact product rounded once (ties to even): computed here with fractions."""
     halves = np.array([(k + 0.5) / 1e6 for k in [*range(0, 5000, 7), *range(10 ** 6, 10 ** 6 + 50)]])
     times = np.sort(np.concatenate([np.nextafter(halves, 0), halves, np.nextafter(halves, 1),
-                                    [0.0000024999999, 1 / 128, 3 / 128, 5e-7]]))
+                                    [0.0000024999999, 2.5e-6, 3.5e-6, 1 / 128, 3 / 128, 5e-7]]))
     exact = [round(Fraction(float(t)) * 10 ** 6) for t in times]
     assert (np.rint(times * 1e6).astype(np.int64) != exact).sum() > 10  # the test hits the double-rounding cases
     path = _shd(tmp_path / "round.h5", [times], [np.zeros(len(times), np.uint16)], [0])

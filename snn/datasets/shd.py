@@ -62,7 +62,7 @@ def _product_error(a: np.ndarray, b: float, p: np.ndarray) -> np.ndarray:
 def seconds_to_us(t_s: np.ndarray, t_us: np.ndarray) -> np.ndarray:
     """Integer us from float64 seconds ``t_s`` and their rounded product ``t_us = t_s * 1e6`` (below 2**52): the
     exact product rounded once to the nearest integer, ties to even. Rounding ``t_us`` again would be wrong where the
-    product's own rounding landed on a half (2.4999999999999996e-06 s * 1e6 gives 2.5)."""
+    product's own rounding landed on a half: the float 3.5e-06 lies just below 3.5 us, yet 3.5e-06 * 1e6 == 3.5."""
     r = np.rint(t_us)
     half = np.flatnonzero(np.abs(t_us - r) == 0.5)
     if half.size:
