@@ -158,6 +158,16 @@ def test_flat_times_or_units_are_an_error(tmp_path, key, kind):
         D.FrameDataset(HeidelbergFile(path), D.FrameConfig(dt=10.0))
 
 
+def test_ragged_text_times_are_an_error(tmp_path):
+    path = _shd(tmp_path / "text.h5", [np.array([0.1])], [np.array([4])], [0])
+    with h5py.File(path, "a") as f:
+        del f["spikes/times"]
+        f.create_dataset("spikes/times", data=np.array(["0.1"], dtype=object), dtype=h5py.string_dtype())
+    with pytest.raises(DatasetFormatError, match=r"text\.h5: spikes/times: expected a ragged .* of float seconds; "
+                                                 r"found a ragged"):
+        HeidelbergFile(path)
+
+
 @pytest.mark.parametrize("labels, found", [(np.array([0.0, 1.5]), "float64"),
                                            (np.zeros((2, 1), np.uint16), r"shape \(2, 1\)")])
 def test_labels_must_be_one_integer_per_sample(tmp_path, labels, found):

@@ -121,7 +121,7 @@ class HeidelbergFile(EventDataset):
         for key, (kinds, what) in _RAGGED.items():
             node = self._file[key]
             base = h5py.check_vlen_dtype(node.dtype) if isinstance(node, h5py.Dataset) else None
-            if base is None or node.ndim != 1 or base.kind not in kinds:
+            if base is None or node.ndim != 1 or np.dtype(base).kind not in kinds:  # (base is str for text)
                 raise DatasetFormatError(f"{self.path}: {key}: expected a ragged (variable-length) 1-D array, one "
                                          f"entry per sample, of {what}; found {_describe(node)}")
         node = self._file["labels"]
