@@ -1,5 +1,6 @@
 """Loaders, frames, cache and collation on files written in the exact on-disk formats (known contents)."""
 
+import math
 import zipfile
 
 import numpy as np
@@ -10,7 +11,7 @@ import snn.datasets as D
 from snn.datasets import cache, nmnist
 from snn.datasets.events import EventChunk
 from snn.datasets.testing import random_audio, random_camera, write_nmnist_tree, write_nmnist_zip, write_shd
-from snn.datasets.transforms import FrameConfig, bin_chunk
+from snn.datasets.transforms import FrameConfig, bin_events
 
 
 def _write_shd_split(root, name, split, samples, labels, **kw):
@@ -127,6 +128,14 @@ def _reference_frames(samples, sensor, cfg):
             f = (f > 0).astype(np.int64)
         out.append(f.reshape(steps, -1) if cfg.flatten else f)
     return out
+
+
+def bin_chunk(chunk, sensor, cfg):
+    """Dense ``(sum(lengths), F)`` frames from where :func:`bin_events` puts each event."""
+    rows, features, lengths = bin_events(chunk, sensor, cfg)
+    frames = np.zeros((int(lengths.sum()), math.prod(cfg.feature_shape(sensor))), np.int64)
+    np.add.at(frames, (rows, features), 1)
+    return (frames > 0).astype(np.int64) if cfg.binary else frames, lengths
 
 
 def _chunk(samples, labels):

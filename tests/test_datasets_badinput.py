@@ -1,6 +1,7 @@
 """Bad input: truncated, corrupt or inconsistent files give errors naming the file, the sample and the rule."""
 
 import zipfile
+from fractions import Fraction
 
 import h5py
 import numpy as np
@@ -127,6 +128,74 @@ def test_index_out_of_range(tmp_path):
     assert ds[-1][1] == 1
     with pytest.raises(IndexError, match="out of range for 2 samples"):
         ds[2]
+
+
+# ---------- HDF5 layouts that are not SHD's: clear errors, never numpy tracebacks ----------
+
+def test_file_with_zero_samples_is_an_error(tmp_path):
+    path = write_shd(tmp_path / "shd" / "shd_train.h5", [], [], [])
+    with pytest.raises(DatasetFormatError, match=r"shd_train\.h5: labels, spikes/times, spikes/units hold 0 samples; "
+                                                 r"expected at least one"):
+        D.frames("shd", "train", root=tmp_path)
+
+
+def _flatten(path, key):
+    """Rewrites ``key`` of an SHD file as one flat array of every sample's values (not ragged)."""
+    with h5py.File(path, "a") as f:
+        flat = np.concatenate(list(f[key][()]))
+        del f[key]
+        f[key] = flat
+
+
+@pytest.mark.parametrize("key, kind", [("spikes/times", "float"), ("spikes/units", "int")])
+def test_flat_times_or_units_are_an_error(tmp_path, key, kind):
+    # one spike per sample, so the flat array even has one entry per sample
+    path = _shd(tmp_path / "flat.h5", [np.array([0.1]), np.array([0.2]), np.array([0.3])],
+                [np.array([4]), np.array([5]), np.array([6])], [0, 1, 2])
+    _flatten(path, key)
+    with pytest.raises(DatasetFormatError, match=rf"flat\.h5: {key}: expected a ragged .*one entry per sample, of {kind}.*"
+                                                 rf"found a flat \w+ array of shape \(\d+,\)"):
+        D.FrameDataset(HeidelbergFile(path), D.FrameConfig(dt=10.0))
+
+
+def test_ragged_text_times_are_an_error(tmp_path):
+    path = _shd(tmp_path / "text.h5", [np.array([0.1])], [np.array([4])], [0])
+    with h5py.File(path, "a") as f:
+        del f["spikes/times"]
+        f.create_dataset("spikes/times", data=np.array(["0.1"], dtype=object), dtype=h5py.string_dtype())
+    with pytest.raises(DatasetFormatError, match=r"text\.h5: spikes/times: expected a ragged .* of float seconds; "
+                                                 r"found a ragged"):
+        HeidelbergFile(path)
+
+
+@pytest.mark.parametrize("labels, found", [(np.array([0.0, 1.5]), "float64"),
+                                           (np.zeros((2, 1), np.uint16), r"shape \(2, 1\)")])
+def test_labels_must_be_one_integer_per_sample(tmp_path, labels, found):
+    path = _shd(tmp_path / "lab.h5", [np.array([0.1]), np.array([0.2])], [np.array([1]), np.array([2])], [0, 1])
+    with h5py.File(path, "a") as f:
+        del f["labels"]
+        f["labels"] = labels
+    with pytest.raises(DatasetFormatError, match=rf"lab\.h5: labels: expected one integer per sample.*found.*{found}"):
+        HeidelbergFile(path)
+
+
+@pytest.mark.parametrize("time", [1e14, 5e9])
+def test_time_too_large_for_microseconds_is_an_error(tmp_path, time):
+    path = _shd(tmp_path / "big.h5", [np.array([0.1, time])], [np.array([1, 2])], [0])
+    with pytest.raises(DatasetFormatError, match=r"big\.h5: sample 0, spike 1: time .* s, unit 2: times must be .* "
+                                                 r"below 2\*\*52 us"):
+        HeidelbergFile(path)[0]
+
+
+def test_times_round_once_to_the_nearest_microsecond(tmp_path):
+    """float64 seconds -> integer us is the exact product rounded once (ties to even): computed here with fractions."""
+    halves = np.array([(k + 0.5) / 1e6 for k in [*range(0, 5000, 7), *range(10 ** 6, 10 ** 6 + 50)]])
+    times = np.sort(np.concatenate([np.nextafter(halves, 0), halves, np.nextafter(halves, 1),
+                                    [0.0000024999999, 2.5e-6, 3.5e-6, 1 / 128, 3 / 128, 5e-7]]))
+    exact = [round(Fraction(float(t)) * 10 ** 6) for t in times]
+    assert (np.rint(times * 1e6).astype(np.int64) != exact).sum() > 10  # the test hits the double-rounding cases
+    path = _shd(tmp_path / "round.h5", [times], [np.zeros(len(times), np.uint16)], [0])
+    np.testing.assert_array_equal(HeidelbergFile(path)[0][0]["t"], exact)
 
 
 # ---------- fuzzing the .bin parser ----------

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import snn.datasets as D
+from snn.cli import main
 from snn.datasets import shd
 from snn.datasets.cli import register
 from snn.datasets.download import ChecksumError, DownloadError, Resource, download, ensure
@@ -150,6 +151,18 @@ def test_ensure_without_files_names_them(tmp_path):
     res = Resource("x.zip", "0" * 32, ("https://example.invalid/x.zip",), (("x.h5", "x.h5"),))
     with pytest.raises(FileNotFoundError, match="x.h5.*https://example.invalid/x.zip"):
         ensure(res, tmp_path / "x", download_missing=False, what="X", root=tmp_path)
+
+
+def test_missing_dataset_tells_every_way_to_set_the_root(tmp_path, capsys):
+    with pytest.raises(D.DatasetNotFoundError) as err:
+        D.load("shd", "test", root=tmp_path)
+    for way in ("root=...", "--set data.root=DIR", "--root DIR", "$SNN_DATA"):
+        assert way in str(err.value)
+    # the option it names is the one snn train takes: the error names the files under the root it was given
+    out = tmp_path / "runs"
+    assert main(["train", "--dataset", "shd", "--model", "lif", "--out", str(out), "--set",
+                 f"data.root={tmp_path / 'data'}"]) != 0
+    assert str(tmp_path / "data" / "shd" / "shd_train.h5") in capsys.readouterr().err
 
 
 def test_nmnist_missing_error_says_where(tmp_path):

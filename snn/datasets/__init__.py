@@ -6,12 +6,13 @@ vectorised and disk-cached binning into frames, and padding collation.
 """
 
 from .download import ChecksumError, DatasetNotFoundError, DownloadError, default_root
-from .events import AUDIO_DTYPE, CAMERA_DTYPE, DatasetFormatError, EventDataset
+from .events import AUDIO_DTYPE, CAMERA_DTYPE, DatasetFormatError, DatasetWarning, EventDataset
 from .frames import FrameDataset, pad_collate
 from .registry import available, frames, load
 from .transforms import FrameConfig
 
 __all__ = [
-    "AUDIO_DTYPE", "CAMERA_DTYPE", "ChecksumError", "DatasetFormatError", "DatasetNotFoundError", "DownloadError",
-    "EventDataset", "FrameConfig", "FrameDataset", "available", "default_root", "frames", "load", "pad_collate",
+    "AUDIO_DTYPE", "CAMERA_DTYPE", "ChecksumError", "DatasetFormatError", "DatasetNotFoundError", "DatasetWarning",
+    "DownloadError", "EventDataset", "FrameConfig", "FrameDataset", "available", "default_root", "frames", "load",
+    "pad_collate",
 ]

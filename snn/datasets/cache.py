@@ -2,6 +2,8 @@
 
 Frames are stored sparse, as CSR over time bins (see :class:`SparseFrames`). Read with ``allow_pickle=False``; written
 through a temporary file and ``os.replace`` so a crash never leaves a half-written cache under its final name.
+A loader names the files it read with :func:`source_key` over :func:`stat_key` (and :func:`fingerprint` for files
+whose contents a copy could change while keeping size and times); the key changes whenever one of them does.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import zipfile
 import zlib
 from pathlib import Path
@@ -48,15 +51,6 @@ class SparseFrames:
     labels: np.ndarray
 
     @staticmethod
-    def from_dense(frames: np.ndarray, lengths: np.ndarray, labels: np.ndarray) -> "SparseFrames":
-        """From ``frames`` of shape ``(sum(lengths), F)`` (unsigned counts, as :func:`bin_chunk` gives them)."""
-        nfeat = frames.shape[1]
-        flat = np.flatnonzero(frames)
-        return SparseFrames(cols=(flat % nfeat).astype(uint_for(nfeat - 1)), counts=frames.reshape(-1)[flat],
-                            row_nnz=np.count_nonzero(frames, axis=1).astype(uint_for(nfeat)),
-                            lengths=np.asarray(lengths, np.int64), labels=np.asarray(labels, np.int64))
-
-    @staticmethod
     def concat(parts: list["SparseFrames"]) -> "SparseFrames":
         def cat(name):
             arrays = [getattr(p, name) for p in parts]
@@ -73,6 +67,38 @@ class SparseFrames:
                 and len(self.cols) == len(self.counts) == int(self.row_nnz.sum(dtype=np.int64))
                 and (len(self.cols) == 0 or int(self.cols.max()) < nfeat)
                 and (len(self.row_nnz) == 0 or int(self.row_nnz.max()) <= nfeat))
+
+
+_FP_BLOCK, _FP_BLOCKS = 1 << 16, 16
+
+
+def stat_key(st: os.stat_result) -> list[int]:
+    """What identifies a file's version without reading it: size, modification and status-change time (ns).
+
+    The status-change time (``st_ctime_ns``) moves on every write, rename, copy or ``utime`` and cannot be set back,
+    so a file rewritten with its size and modification time restored still gets a new key.
+    """
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def fingerprint(path: Path) -> str:
+    """A cheap content hash: sha256 of the size and of 16 blocks of 64 KiB spread evenly from the first byte to the
+    last (the whole file when smaller than 1 MiB), so at most 1 MiB is read whatever the size."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        h = hashlib.sha256(str(size).encode())
+        if size <= _FP_BLOCK * _FP_BLOCKS:
+            h.update(f.read())
+        else:
+            for i in range(_FP_BLOCKS):
+                f.seek(i * (size - _FP_BLOCK) // (_FP_BLOCKS - 1))
+                h.update(f.read(_FP_BLOCK))
+    return h.hexdigest()
+
+
+def source_key(parts) -> str:
+    """A short digest of JSON-serialisable ``parts`` describing the files a dataset read (see :func:`stat_key`)."""
+    return hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).hexdigest()
 
 
 def cache_path(folder: Path, name: str, split: str, source: str, cfg: FrameConfig) -> Path:

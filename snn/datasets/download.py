@@ -144,7 +144,8 @@ def ensure(resource: Resource, folder: Path, *, download_missing: bool, what: st
     if not download_missing:
         missing = ", ".join(str(p) for p in needed if not p.exists())
         raise DatasetNotFoundError(
-            f"{what}: missing {missing} (root {root}; pass root=... or set $SNN_DATA). "
+            f"{what}: missing {missing} (root {root}). To read it from another root: root=... in Python, "
+            f"--set data.root=DIR to `snn train` / `snn eval`, --root DIR to `snn datasets`, or set $SNN_DATA. "
             f"Get it with download=True, `snn datasets prepare`, or {resource.how_to_get(folder)}")
     archive = download(resource, folder)
     if resource.members:

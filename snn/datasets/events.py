@@ -21,6 +21,10 @@ class DatasetFormatError(ValueError):
     """A dataset file that does not follow its format; the message names the file, the sample and the rule."""
 
 
+class DatasetWarning(UserWarning):
+    """Something in a dataset's files was skipped; the message counts and names it."""
+
+
 @dataclass(frozen=True)
 class EventChunk:
     """Events of consecutive samples, concatenated.
@@ -73,7 +77,7 @@ class EventDataset:
 
     Subclasses implement :meth:`_chunk` (read samples ``start:stop`` as one flat chunk) and set ``labels`` (int64,
     one per sample), ``sensor_size`` (tonic order ``(W, H, P)``), ``dtype``, ``classes`` and ``source`` (a string
-    that changes when the underlying files change; it keys the frame cache).
+    that changes when any file the dataset reads changes, see :func:`cache.source_key`; it keys the frame cache).
     """
 
     name: str
@@ -96,10 +100,17 @@ class EventDataset:
         c = self._chunk(i, i + 1)
         return structured(self.dtype, c.t, c.x, c.p, c.y), int(c.labels[0])
 
-    def chunks(self, size: int = 512) -> Iterator[EventChunk]:
-        """Yields the whole dataset as consecutive chunks of at most ``size`` samples."""
-        for start in range(0, len(self), size):
-            yield self._chunk(start, min(start + size, len(self)))
+    def chunks(self, max_events: int) -> Iterator[EventChunk]:
+        """Yields the whole dataset as consecutive chunks of about ``max_events`` events: one sample first, then as
+        many samples (1 to 4096) as would hold ``max_events`` if each were as large as the largest of the chunk
+        before (event counts are only known once read)."""
+        start, size = 0, 1
+        while start < len(self):
+            chunk = self._chunk(start, min(start + size, len(self)))
+            start += len(chunk)
+            largest = int(np.diff(chunk.offsets).max())
+            size = min(max(max_events // max(largest, 1), 1), 4096)
+            yield chunk
 
     def _chunk(self, start: int, stop: int) -> EventChunk:
         raise NotImplementedError

@@ -16,9 +16,11 @@ from tqdm.auto import tqdm
 
 from . import cache
 from .events import EventDataset
-from .transforms import FrameConfig, bin_chunk
+from .transforms import FrameConfig, bin_events
 
-_CELLS_PER_CHUNK = 1 << 24  # bounds the binning's temporary memory (int64 counts: 128 MiB)
+BUDGET = 128 << 20  # bytes of temporary memory for binning a split, besides the frames it makes
+_EVENT_BYTES = 100  # temporary bytes per event while a chunk is read and binned (about 75 measured on SHD)
+_RUN_BYTES = 16 << 20  # dense counting runs: larger ones are slower (page faults of fresh big arrays), not faster
 
 
 class FrameDataset(torch.utils.data.Dataset):
@@ -41,23 +43,12 @@ class FrameDataset(torch.utils.data.Dataset):
         sparse = cache.load(path, nfeat) if path is not None else None
         self.from_cache = sparse is not None
         if sparse is None:
-            sparse = self._build(events, nfeat, progress)
+            sparse = build(events, config, progress=progress)
             if path is not None:
                 cache.save(path, sparse)
         self._sparse, self.lengths, self.labels = sparse, sparse.lengths, sparse.labels
         self._bin_starts = np.concatenate([[0], np.cumsum(self.lengths)])
         self._nz_starts = np.concatenate([[0], np.cumsum(sparse.row_nnz, dtype=np.int64)])
-
-    def _build(self, events: EventDataset, nfeat: int, progress: bool) -> cache.SparseFrames:
-        per_chunk = int(np.clip(_CELLS_PER_CHUNK // (nfeat * (self.config.steps or 128)), 1, 1024))
-        parts = []
-        with tqdm(total=len(events), desc=f"binning {events.name} {events.split}", unit="sample",
-                  disable=not progress) as bar:
-            for chunk in events.chunks(per_chunk):
-                parts.append(cache.SparseFrames.from_dense(*bin_chunk(chunk, events.sensor_size, self.config),
-                                                           chunk.labels))
-                bar.update(len(chunk))
-        return cache.SparseFrames.concat(parts)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -76,6 +67,63 @@ class FrameDataset(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         return (f"FrameDataset({self.name!r}, {self.split!r}, samples={len(self)}, dt={self.dt} ms, "
                 f"feature_shape={self.feature_shape}, T={int(self.lengths.min())}..{int(self.lengths.max())})")
+
+
+def build(events: EventDataset, config: FrameConfig, budget: int = BUDGET, progress: bool = False
+          ) -> cache.SparseFrames:
+    """Bins every sample of ``events`` into sparse frames using about ``budget`` bytes of temporary memory.
+
+    Half of it goes to events: samples are read in chunks of about ``budget / 2`` bytes of events. The other half
+    goes to counting: cells are counted densely (int64) over runs of at most ``budget / 2`` bytes (and at most 16 MiB),
+    i.e. a few bins of a long sample or many short samples at once (at least one bin per run).
+    """
+    if not len(events):
+        raise ValueError(f"{events.name} {events.split}: no samples to bin")
+    nfeat = math.prod(config.feature_shape(events.sensor_size))
+    max_cells = min(budget // 2, _RUN_BYTES) // 8
+    parts = []
+    with tqdm(total=len(events), desc=f"binning {events.name} {events.split}", unit="sample",
+              disable=not progress) as bar:
+        for chunk in events.chunks(max(budget // 2 // _EVENT_BYTES, 1)):
+            rows, features, lengths = bin_events(chunk, events.sensor_size, config)
+            cols, counts, row_nnz = _count_cells(rows, features, int(lengths.sum()), nfeat, config.binary, max_cells)
+            parts.append(cache.SparseFrames(cols, counts, row_nnz, lengths, chunk.labels))
+            bar.update(len(chunk))
+            del chunk, rows, features  # before the next chunk is read
+    return cache.SparseFrames.concat(parts)
+
+
+def _count_cells(rows: np.ndarray, features: np.ndarray, nrows: int, nfeat: int, binary: bool, max_cells: int):
+    """Events per (row, feature) cell as CSR arrays ``(cols, counts, row_nnz)`` of the nonzero cells (see
+    :class:`cache.SparseFrames`; ``counts`` all 1 when ``binary``).
+
+    Cells are counted densely over runs of ``max_cells // nfeat`` rows (at least one), each starting at the next row
+    that holds an event, so rows without events cost nothing but their ``row_nnz`` entry.
+    """
+    if len(rows) > 1 and (np.diff(rows) < 0).any():  # a loader that gave unsorted events
+        order = np.argsort(rows, kind="stable")
+        rows, features = rows[order], features[order]
+    per_run = max(max_cells // nfeat, 1)
+    row_nnz = np.zeros(nrows, cache.uint_for(nfeat))
+    cols, counts = [np.zeros(0, cache.uint_for(nfeat - 1))], [np.zeros(0, np.int64)]
+    i = 0
+    while i < len(rows):
+        r0 = int(rows[i])
+        r1 = min(r0 + per_run, nrows)
+        j = i + int(np.searchsorted(rows[i:], r1))
+        cells = np.bincount((rows[i:j] - r0) * nfeat + features[i:j], minlength=(r1 - r0) * nfeat)
+        nonzero = np.flatnonzero(cells)
+        cols.append((nonzero % nfeat).astype(cols[0].dtype))
+        counts.append(cells[nonzero])
+        row_nnz[r0:r1] = np.bincount(nonzero // nfeat, minlength=r1 - r0)
+        del cells
+        i = j
+    counts = np.concatenate(counts)
+    if binary:
+        counts = np.ones(len(counts), np.uint8)
+    else:
+        counts = counts.astype(cache.uint_for(int(counts.max()) if len(counts) else 0))
+    return np.concatenate(cols), counts, row_nnz
 
 
 def pad_collate(batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

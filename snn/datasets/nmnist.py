@@ -6,27 +6,34 @@ Each event is 5 bytes: byte 0 = x, byte 1 = y, bit 7 of byte 2 = polarity, the l
 2**13 us to every later timestamp and is dropped. Other coordinates must lie on the 34 x 34 sensor. An empty file is
 an empty sample; a file whose length is not a multiple of 5 is truncated and rejected; events are sorted by time
 (stable) if a file holds them out of order.
+
+Layout, the same for folder trees and zips: a sample is ``<label>/<name>.bin`` below the split folder, with ``<label>``
+exactly one of ``0`` .. ``9`` and ``<name>`` not starting with ``.``. A folder named by any other number (``10``,
+``03``) is an error. Everything else below the split folder (``._*`` and ``.DS_Store`` files, other files and folders;
+in a zip also ``__MACOSX/`` copies) is skipped with one :class:`DatasetWarning` that counts and names it.
 """
 
 from __future__ import annotations
 
 import os
-import re
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from . import cache
 from .download import Resource, default_root, ensure
-from .events import CAMERA_DTYPE, DatasetFormatError, EventChunk, EventDataset
+from .events import CAMERA_DTYPE, DatasetFormatError, DatasetWarning, EventChunk, EventDataset
 
 WIDTH = HEIGHT = 34
 OVERFLOW_Y = 240
 OVERFLOW_US = 1 << 13
 MAX_T = (1 << 23) - 1
 FOLDERS = {"train": "Train", "test": "Test"}
-_MEMBER = re.compile(r"(?:^|/)(Train|Test)/(\d)/[^/]+\.bin$")
+LABELS = {str(d): d for d in range(10)}  # label folder name -> label
+_SHOWN = 8  # skipped entries named in the warning
 _BASE = "https://data.mendeley.com/public-files/datasets/468j46mzdv/files/"
 RESOURCES = {  # tonic's copies (SPEC §6)
     "train": Resource("train.zip", "20959b8e626244a1b502305a9e6e2031",
@@ -76,11 +83,28 @@ def encode_bin(x, y, t, p) -> bytes:
     return raw.tobytes()
 
 
+def _label_folder(name: str, where: str) -> int | None:
+    """The label of a folder ``name`` below the split folder, None when it is not a label folder; a folder named by
+    another number is an error (``where`` names it)."""
+    if name in LABELS:
+        return LABELS[name]
+    if name.isdigit():
+        raise DatasetFormatError(f"{where}/: a folder named by a number outside 0..9; label folders are exactly "
+                                 f"0, 1, ..., 9 (N-MNIST's 10 classes): move it out of the split folder")
+    return None
+
+
+def _is_sample(name: str) -> bool:
+    return name.endswith(".bin") and not name.startswith(".")
+
+
 class NMNISTFiles(EventDataset):
     """N-MNIST-format samples read lazily from a folder tree or a zip archive.
 
-    ``location`` is either the split's folder (holding ``0/`` .. ``9/``) or a zip whose members match
-    ``.../Train|Test/<digit>/<name>.bin``; files are ordered by digit, then name.
+    ``location`` is either the split's folder (holding ``0/`` .. ``9/``) or a zip whose members are
+    ``[<prefix>/]Train|Test/<label>/<name>.bin`` (one prefix); files are ordered by label, then name. See the module
+    docstring for what is skipped and what is an error. ``source`` covers every file read: per file its name, size and
+    times (a tree), or the archive's size and times and every member's name, CRC-32 and size (a zip).
     """
 
     sensor_size = (WIDTH, HEIGHT, 2)
@@ -92,24 +116,69 @@ class NMNISTFiles(EventDataset):
         self.location, self.split, self.name = Path(location), split, name
         self._zip, self._pid = None, None
         if self.location.is_dir():
-            entries = [(int(d.name), f.name) for d in self.location.iterdir() if d.is_dir() and d.name.isdigit()
-                       for f in d.iterdir() if f.suffix == ".bin"]
-            self._members = [f"{d}/{n}" for d, n in sorted(entries)]
-            self.labels = np.array([d for d, _ in sorted(entries)], dtype=np.int64)
+            found, skipped, container = self._list_tree()
         elif zipfile.is_zipfile(self.location):
-            folder = FOLDERS[split]
-            found = sorted((int(m.group(2)), name) for name in self._open_zip().namelist()
-                           if (m := _MEMBER.search(name)) and m.group(1) == folder)
-            self._members = [n for _, n in found]
-            self.labels = np.array([d for d, _ in found], dtype=np.int64)
+            found, skipped, container = self._list_zip()
         elif self.location.exists():
             raise DatasetFormatError(f"{self.location}: neither a folder of digit folders nor a readable zip archive")
         else:
             raise FileNotFoundError(f"{self.location}: no such folder or zip")
-        if not self._members:
+        if skipped:
+            shown = ", ".join(skipped[:_SHOWN]) + (", ..." if len(skipped) > _SHOWN else "")
+            warnings.warn(f"{self.location}: skipped {len(skipped)} entries that are not samples "
+                          f"(<label 0..9>/<name>.bin): {shown}", DatasetWarning, stacklevel=2)
+        if not found:
             raise DatasetFormatError(f"{self.location}: no <digit>/<name>.bin files for split {split!r}")
-        st = self.location.stat()
-        self.source = f"{self.location.resolve()}:{len(self._members)}:{st.st_size}:{st.st_mtime_ns}"
+        found.sort()
+        self._members = [m for _, m, _ in found]
+        self.labels = np.array([d for d, _, _ in found], dtype=np.int64)
+        self.source = cache.source_key([str(self.location.resolve()), container, [key for _, _, key in found]])
+
+    def _list_tree(self) -> tuple[list, list, list]:
+        """``(label, "<label>/<name>", [name, *stat_key])`` per sample, the skipped entries, and ``[]`` (nothing
+        else read)."""
+        found, skipped = [], []
+        for top in sorted(os.scandir(self.location), key=lambda e: e.name):
+            label = _label_folder(top.name, str(self.location / top.name)) if top.is_dir() else None
+            if label is None:
+                skipped.append(top.name)
+                continue
+            for entry in os.scandir(top.path):
+                member = f"{top.name}/{entry.name}"
+                if entry.is_file() and _is_sample(entry.name):
+                    found.append((label, member, [member, *cache.stat_key(entry.stat())]))
+                else:
+                    skipped.append(member)
+        return found, sorted(skipped), []
+
+    def _list_zip(self) -> tuple[list, list, list]:
+        """As :meth:`_list_tree` for a zip (members below ``[<prefix>/]<Train|Test>/``; ``[member, CRC-32, size]``
+        per sample), and the archive's stat key."""
+        folder = FOLDERS[self.split]
+        found, skipped, prefixes = [], [], set()
+        for info in self._open_zip().infolist():
+            parts = info.filename.rstrip("/").split("/")
+            if folder not in parts[:-1]:
+                continue  # not below a split folder of ours: the other split, or files beside it
+            at = parts.index(folder)
+            prefix, rel = parts[:at], parts[at + 1:]
+            if any(p.startswith(".") or p == "__MACOSX" for p in prefix):  # a metadata copy of the split
+                if not info.is_dir():
+                    skipped.append(info.filename)
+                continue
+            folder_of = info.is_dir() or len(rel) > 1  # rel[0] names a folder (a label folder, if a digit)
+            label = _label_folder(rel[0], f"{self.location}: {'/'.join(parts[:at + 2])}") if folder_of else None
+            if info.is_dir():
+                continue  # folder entries hold nothing
+            if label is not None and len(rel) == 2 and _is_sample(rel[1]):
+                found.append((label, info.filename, [info.filename, info.CRC, info.file_size]))
+                prefixes.add("/".join(prefix + [folder]))
+            else:
+                skipped.append(info.filename)
+        if len(prefixes) > 1:
+            raise DatasetFormatError(f"{self.location}: {len(prefixes)} {folder} folders "
+                                     f"({', '.join(sorted(prefixes))}); expected one copy of the split")
+        return found, skipped, cache.stat_key(self.location.stat())
 
     def _open_zip(self) -> zipfile.ZipFile:
         if self._zip is None or self._pid != os.getpid():  # one handle per process (DataLoader workers fork)

@@ -73,15 +73,15 @@ def _feature_index(chunk: EventChunk, sensor_size, cfg: FrameConfig) -> np.ndarr
     return (chunk.p * hd + chunk.y // cfg.downsample) * wd + chunk.x // cfg.downsample
 
 
-def bin_chunk(chunk: EventChunk, sensor_size: tuple[int, int, int], cfg: FrameConfig):
-    """Bins every sample of ``chunk`` at once (events must be time-sorted within each sample, as loaders give them).
+def bin_events(chunk: EventChunk, sensor_size: tuple[int, int, int], cfg: FrameConfig):
+    """Where every event of ``chunk`` lands: ``(rows, features, lengths)`` for all samples at once.
 
-    Returns ``(frames, lengths)``: ``frames`` has shape ``(sum(lengths), F)`` (F = number of features) holding the
-    samples' frames one after another, as the smallest unsigned int type that fits the counts; ``lengths[i]`` is
-    sample ``i``'s number of bins.
+    ``lengths[i]`` is sample ``i``'s number of bins; the samples' bins are numbered one after another (sample ``i``'s
+    start at ``lengths[:i].sum()``). ``rows`` and ``features`` (int64) give the bin and the feature of each event that
+    falls inside its sample's bins (the others are dropped); ``rows`` is nondecreasing when every sample's events are
+    time-sorted, as the loaders give them.
     """
     n = len(chunk)
-    nfeat = math.prod(cfg.feature_shape(sensor_size))
     dt_us, start_us = cfg.dt * 1000.0, cfg.start * 1000.0
     b = np.floor((chunk.t - start_us) / dt_us).astype(np.int64)
     sizes = np.diff(chunk.offsets)
@@ -93,11 +93,4 @@ def bin_chunk(chunk: EventChunk, sensor_size: tuple[int, int, int], cfg: FrameCo
     ids = chunk.sample_ids
     keep = (b >= 0) & (b < lengths[ids])
     frame_start = np.concatenate([[0], np.cumsum(lengths)])
-    flat = (frame_start[ids[keep]] + b[keep]) * nfeat + _feature_index(chunk, sensor_size, cfg)[keep]
-    counts = np.bincount(flat, minlength=int(frame_start[-1]) * nfeat)
-    top = int(counts.max()) if counts.size else 0
-    if cfg.binary:
-        dtype, counts = np.uint8, counts > 0
-    else:
-        dtype = np.uint8 if top <= 0xFF else np.uint16 if top <= 0xFFFF else np.uint32
-    return counts.astype(dtype).reshape(-1, nfeat), lengths
+    return frame_start[ids[keep]] + b[keep], _feature_index(chunk, sensor_size, cfg)[keep], lengths
