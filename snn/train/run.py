@@ -94,13 +94,19 @@ def _claim(stack: contextlib.ExitStack, cfg: Config, resume_dir, run_dir, create
 
 
 def _check_resumable(path: Path, cfg: Config) -> None:
-    """A ValueError if a resume of ``path`` would do nothing: every epoch trained and tested, or stopped early."""
+    """A ValueError if a resume of ``path`` would undo epochs (``train.epochs`` below the completed ones) or do
+    nothing (every epoch trained and tested, or stopped early)."""
     last = path / "checkpoints" / checkpoint.LAST
-    if not last.is_file() or not (path / "results.json").is_file():
+    if not last.is_file():
         return
     ckpt = checkpoint.load(last)
     done, epochs, patience = ckpt["epoch"], cfg.train.epochs, cfg.train.patience
-    if done >= epochs:
+    if done > epochs:
+        raise ValueError(f"resume: train.epochs = {epochs} is fewer than the {done} epochs run {path} already "
+                         f"completed; pass --epochs N with N > {done} to train it further")
+    if not (path / "results.json").is_file():
+        return
+    if done == epochs:
         raise ValueError(f"resume: run {path} is complete: {done} of {epochs} epochs trained and the best tested "
                          f"(results.json); to train it further pass --epochs N with N > {done}")
     best = ckpt.get("best", {}).get("epoch", done)
