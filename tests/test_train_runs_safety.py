@@ -77,6 +77,51 @@ def test_second_writer_is_refused_and_a_dead_writers_lock_is_taken_over(tmp_path
     assert not (run / rundir.LOCK).exists(), "the lock is removed when the resume ends"
 
 
+HOLD = """
+    import sys, time
+    from snn.train import rundir
+    with rundir.hold(sys.argv[1]):
+        print("held", flush=True)
+        time.sleep(600)
+"""
+
+
+def test_ddp_ranks_all_stop_on_a_locked_run_folder(tmp_path, data_root, cli):
+    code, _, err = cli(_train_args(tmp_path / "runs", data_root, "train.epochs=1"))
+    assert code == 0, err
+    run = _only_run(tmp_path / "runs")
+    holder = _spawn(HOLD, str(run))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                              "-m", "snn", "train", "--resume", str(run), "--quiet", "--epochs", "2"],
+                             capture_output=True, text=True, env=_env(), timeout=120)  # no rank waits forever
+    finally:
+        holder.kill()
+        holder.wait()
+    assert ddp.returncode != 0
+    assert ddp.stderr.count(f"in use by pid {holder.pid}") == 2, ddp.stdout + ddp.stderr  # rank 0 and rank 1
+    assert _log_epochs(run) == [1]
+
+
+def test_a_stop_signal_waits_for_the_write_in_progress():
+    from snn.train import signals
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    written = []
+    with signals.stop_on_signals():
+        with pytest.raises(signals.Interrupted, match="SIGTERM"):
+            with signals.writing():
+                os.kill(os.getpid(), signal.SIGTERM)  # Python runs the handler right after this call: it defers
+                written.append("the rest of the write")
+        assert written == ["the rest of the write"]
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            written.append("never")
+    assert written == ["the rest of the write"]
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 def test_trainer_refuses_a_folder_holding_another_run(tmp_path):
     run = tmp_path / "example"
     Trainer(_cfg(), Toy(24, 0), run_dir=run).fit()
