@@ -58,7 +58,8 @@ def test_config_block_lists_the_defaults():
 def test_config_yaml_has_every_model_option(tmp_path):
     Trainer(_cfg(epochs=1), Toy(16, 0), run_dir=tmp_path).fit()
     written = yaml.safe_load((tmp_path / "config.yaml").read_text())
-    options = [p.name for p in inspect.signature(models.MODELS["lif"]).parameters.values() if p.kind is p.KEYWORD_ONLY]
+    builder = inspect.signature(models.MODELS["lif"]).parameters.values()
+    options = [p.name for p in builder if p.kind is p.KEYWORD_ONLY]
     assert set(written["model"]) == {"type", *options}
     assert written["model"]["hidden"] == [10] and written["model"]["dt"] == 1.0  # given, and from the data
     assert set(written) == set(Config().to_dict())
@@ -72,7 +73,7 @@ def test_a_diverging_run_stops_naming_the_tensor_and_keeps_the_last_good_best(tm
                     trainer.model[0].weight[0, 0] = float("nan")
 
     t = Trainer(_cfg(), Toy(24, 0), run_dir=tmp_path, callbacks=[Diverge()])
-    with pytest.raises(ValueError, match=r"last.pt' not written \(training diverged\?\): model tensor '0.weight'"):
+    with pytest.raises(ValueError, match=r"diverged in epoch 2 \(not checkpointed; the run keeps epoch 1\): model tensor '0.weight'"):
         t.fit()
     assert checkpoint.load(tmp_path / "checkpoints" / checkpoint.BEST)["epoch"] == 1
     assert checkpoint.load(tmp_path / "checkpoints" / checkpoint.LAST)["epoch"] == 1

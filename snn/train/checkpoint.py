@@ -164,29 +164,38 @@ def _check_hash(path: Path, ckpt: dict, version: int) -> None:
                          f"use another checkpoint")
 
 
-def best_epoch(path: Path) -> Any:
+def _epoch_of(path: Path) -> Any:
     """The ``epoch`` a checkpoint file holds (None if it is missing; a ValueError if it does not load)."""
     return load(path)["epoch"] if path.is_file() else None
+
+
+def _best_source(ckpt_dir: Path, last: dict) -> tuple[Path, Any]:
+    """The file that holds the best epoch ``last`` (the loaded ``last.pt``) records, and the epoch ``best.pt``
+    holds: ``best.pt``, or ``last.pt`` when the run stopped between writing the two. A ValueError if neither does."""
+    want = last.get("best", {}).get("epoch")
+    try:
+        have = _epoch_of(ckpt_dir / BEST)
+    except ValueError as e:
+        have = f"an unreadable file ({e})"
+    if have == want:
+        return ckpt_dir / BEST, have
+    if want == last.get("epoch"):
+        return ckpt_dir / LAST, have
+    raise ValueError(f"checkpoint {str(ckpt_dir / BEST)!r} holds epoch {have}, but {LAST} records epoch {want} as "
+                     f"the best and no file holds that state any more")
 
 
 def repair_best(ckpt_dir: str | Path, last: dict) -> str | None:
     """Makes ``best.pt`` hold the best epoch that ``last`` (the loaded ``last.pt``) records; returns what was done
     (None if nothing was needed). A ValueError if that epoch's state exists in neither file."""
     ckpt_dir = Path(ckpt_dir)
-    want = last.get("best", {}).get("epoch")
-    try:
-        have = best_epoch(ckpt_dir / BEST)
-    except ValueError as e:
-        have = f"an unreadable file ({e})"
-    if have == want:
+    source, have = _best_source(ckpt_dir, last)
+    if source.name == BEST:
         return None
-    if want != last.get("epoch"):
-        raise ValueError(f"checkpoint {str(ckpt_dir / BEST)!r} holds epoch {have}, but {LAST} records epoch {want} "
-                         f"as the best and no file holds that state any more")
     with _io.atomic_path(ckpt_dir / BEST) as tmp:
-        shutil.copyfile(ckpt_dir / LAST, tmp)
-    return (f"checkpoint {ckpt_dir / BEST} held epoch {have}, but {LAST} records epoch {want} as the best (the run "
-            f"stopped between writing the two): copied it from {LAST}")
+        shutil.copyfile(source, tmp)
+    return (f"checkpoint {ckpt_dir / BEST} held epoch {have}, but {LAST} records epoch {last['best']['epoch']} as the "
+            f"best (the run stopped between writing the two): copied it from {LAST}")
 
 
 def resolve(path_or_run_dir: str | Path, which: str = BEST) -> Path:
@@ -194,26 +203,13 @@ def resolve(path_or_run_dir: str | Path, which: str = BEST) -> Path:
     taken from whichever file holds it), or the file itself."""
     p = Path(path_or_run_dir)
     if p.is_dir() and which == BEST and (p / "checkpoints" / LAST).is_file():
-        return _best_of(p / "checkpoints")
+        return _best_source(p / "checkpoints", load(p / "checkpoints" / LAST))[0]
     if p.is_dir():
         for name in (which, LAST):
             if (p / "checkpoints" / name).is_file():
                 return p / "checkpoints" / name
         raise ValueError(f"checkpoint: run folder {str(p)!r} has no checkpoints/{which} or checkpoints/{LAST}")
     return p
-
-
-def _best_of(ckpt_dir: Path) -> Path:
-    """``best.pt``, or ``last.pt`` when the run stopped after writing ``last.pt`` of a new best epoch but before
-    writing ``best.pt`` (see the module docstring)."""
-    last = load(ckpt_dir / LAST)
-    want = last.get("best", {}).get("epoch")
-    if best_epoch(ckpt_dir / BEST) == want:
-        return ckpt_dir / BEST
-    if want == last["epoch"]:
-        return ckpt_dir / LAST
-    raise ValueError(f"checkpoint {str(ckpt_dir / BEST)!r}: does not hold epoch {want}, the best epoch that "
-                     f"{LAST} records, and no file holds that state any more")
 
 
 def load_model(path_or_run_dir: str | Path, which: str = BEST):

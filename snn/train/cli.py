@@ -26,8 +26,11 @@ TRAIN_EPILOG = """examples:
   snn train --resume runs/ndigits-lif-20250101-120000
   torchrun --nproc_per_node=2 -m snn train --config configs/ndigits.yaml   # DDP, gloo on CPU
 
-Any config key can be set as KEY=VALUE after the options, or with --set KEY=VALUE anywhere (values are YAML). A run writes runs/<name>-<timestamp>/ with config.yaml,
-log.jsonl (one JSON object per epoch), checkpoints/last.pt and best.pt, curves.png, and test results.
+Any config key can be set as KEY=VALUE after the options, or with --set KEY=VALUE anywhere (values are YAML).
+A run writes runs/<name>-<timestamp>/ with config.yaml, log.jsonl (one JSON object per epoch), checkpoints/last.pt
+and best.pt, curves.png, and test results; run.lock while it runs (a second writer is refused).
+--resume may change only --epochs, --device, --quiet and the keys train.epochs/quiet/patience/tensorboard/device,
+data.root/num_workers; Ctrl-C and SIGTERM stop at a safe point and print the resume command.
 """
 
 

@@ -181,7 +181,7 @@ class Trainer:
         if builder is None:
             return
         for p in inspect.signature(builder).parameters.values():
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not p.empty and p.name not in self.config.model:
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty and p.name not in self.config.model:
                 value = _plain(p.default)
                 if value is not _NOT_PLAIN:
                     self.config.model[p.name] = value
@@ -325,6 +325,9 @@ class Trainer:
                 record.update(val_loss=val.loss, val_acc=val.accuracy)
             record["lr"] = [g["lr"] for g in self.optimizer.param_groups]
             improved = not self.best or record[self.monitor] > self.best[self.monitor]
+            # on every rank (DDP keeps the weights equal), so that no rank waits for one that stopped
+            checkpoint.check_finite(self.model.state_dict(), f"training diverged in epoch {self.epoch + 1} (not "
+                                    f"checkpointed; the run keeps epoch {self.epoch})")
             with signals.writing():  # epoch, history, best and the files change together or not at all
                 self.epoch += 1
                 self.history.append(record)
@@ -455,7 +458,8 @@ class Trainer:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                _progress.write("train.tensorboard: the tensorboard package is not installed; skipping TensorBoard logs")
+                _progress.write("train.tensorboard: the tensorboard package is not installed; skipping TensorBoard "
+                                "logs")
                 self._tb = False
             else:
                 self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
