@@ -19,7 +19,8 @@ from test_train_run import SNN, _env, _only_run, _params, _train_args, cli, data
 from test_train_trainer import Toy, _cfg
 
 from snn import _io
-from snn.train import Trainer, checkpoint, rundir
+from snn.train import Trainer, checkpoint, from_dict, rundir
+from snn.train.run import train
 
 
 def _spawn(code: str, *args: str) -> subprocess.Popen:
@@ -129,6 +130,10 @@ def test_trainer_refuses_a_folder_holding_another_run(tmp_path):
         Trainer(_cfg(), Toy(24, 0), run_dir=run).fit()
     assert _log_epochs(run) == [1, 2, 3], "the refused second run wrote nothing"
     assert checkpoint.load(run / "checkpoints" / checkpoint.LAST)["epoch"] == 3
+    # snn.train.run.train checks before loading data (this dataset is missing: that error would come later)
+    missing = from_dict({"data": {"name": "shd", "root": str(tmp_path / "nothing")}, "train": {"device": "cpu"}})
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(missing, run_dir=run)
 
 
 # -- resume options -------------------------------------------------------------------------------------------------

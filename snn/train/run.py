@@ -87,6 +87,7 @@ def _claim(stack: contextlib.ExitStack, cfg: Config, resume_dir, run_dir, create
         created.append(rundir.new_run_dir(cfg.train.out_dir, cfg.name))
     path = Path(run_dir) if run_dir is not None else created[0]
     stack.enter_context(rundir.hold(path))
+    rundir.check_unused(path)  # before the data are loaded
     if not (path / "config.yaml").exists():  # a run stopped before its first epoch is resumable from this
         with signals.writing(), _io.atomic_path(path / "config.yaml") as tmp:
             tmp.write_text(dump(cfg))

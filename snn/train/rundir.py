@@ -1,7 +1,8 @@
 """Run folders: created atomically, never reused, and locked while a process writes in them.
 
 :func:`new_run_dir` makes ``out_dir/<name>-<YYYYmmdd-HHMMSS>`` (``-2``, ``-3``... when taken) with one ``mkdir``,
-so two runs started in the same second get two folders. :func:`hold` keeps ``RUN/run.lock`` while a run or a resume
+so two runs started in the same second get two folders; :func:`check_unused` refuses a folder that already holds
+another run's epochs. :func:`hold` keeps ``RUN/run.lock`` while a run or a resume
 writes there: an exclusive ``flock`` on the file plus the holder's pid, host, start time and command inside it. A
 second writer gets a :class:`RunLockError` naming the holder. The kernel drops the ``flock`` when its process dies
 (SIGKILL, power loss on the same host), so a lock file left behind is taken over with a message when its process
@@ -25,8 +26,22 @@ LOCK = "run.lock"
 _HELD: dict[Path, list] = {}  # resolved run folder -> [fd, depth]: this process's locks (re-entrant)
 
 
+# Files that mean a folder already holds a run (config.yaml alone or an empty log.jsonl do not: no epoch done).
+RUN_FILES = ("checkpoints/last.pt", "checkpoints/best.pt", "log.jsonl", "results.json")
+
+
 class RunLockError(ValueError):
     """The run folder is locked by another process."""
+
+
+def check_unused(run_dir: Path) -> None:
+    """A ValueError if ``run_dir`` already holds a run's epochs (a new run there would mix with it)."""
+    found = [name for name in RUN_FILES if (run_dir / name).is_file()
+             and (name != "log.jsonl" or (run_dir / name).stat().st_size)]
+    if found:
+        raise ValueError(f"run folder {run_dir} already holds a run ({', '.join(found)}); continue it with "
+                         f"fit(resume=True) (snn train --resume {run_dir}) or give a new run folder (e.g. "
+                         f"snn.train.rundir.new_run_dir(out_dir, name))")
 
 
 def new_run_dir(out_dir: str | Path, name: str) -> Path:

@@ -65,8 +65,6 @@ def split_validation(dataset: Dataset, fraction: float, seed: int) -> tuple[Data
     return Subset(dataset, sorted(order[n_val:].tolist())), Subset(dataset, sorted(order[:n_val].tolist()))
 
 
-# Files that mean a run folder already holds a run (config.yaml alone or an empty log.jsonl do not: no epoch done).
-_RUN_FILES = ("checkpoints/" + checkpoint.LAST, "checkpoints/" + checkpoint.BEST, "log.jsonl", "results.json")
 _NOT_PLAIN = object()
 
 
@@ -356,12 +354,7 @@ class Trainer:
             print(f"run {self.run_dir} has no completed epoch (no checkpoints/{checkpoint.LAST}: it stopped during "
                   f"epoch 1): starting it from scratch", flush=True)
         else:
-            found = [name for name in _RUN_FILES if (self.run_dir / name).is_file()
-                     and (name != "log.jsonl" or (self.run_dir / name).stat().st_size)]
-            if found:
-                raise ValueError(f"run folder {self.run_dir} already holds a run ({', '.join(found)}); continue it "
-                                 f"with fit(resume=True) (snn train --resume {self.run_dir}) or give a new run_dir "
-                                 f"(e.g. snn.train.rundir.new_run_dir(out_dir, name))")
+            rundir.check_unused(self.run_dir)
         with signals.writing():
             for stale in (self._ckpt_dir() / checkpoint.BEST, self._ckpt_dir() / checkpoint.LAST,
                           self.run_dir / "log.jsonl"):
