@@ -78,16 +78,16 @@ def atomic_dir(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
     """Yields a new empty temporary folder beside ``path``; on success it gets the umask's folder mode, its files
     are fsynced and it is renamed onto ``path``.
 
-    ``path`` must not exist, or (``overwrite``) be a folder, which is then replaced as a whole (the old one is
-    renamed aside first, so ``path`` always names a complete folder). On an exception the temporary folder is
-    removed and ``path`` is left as it was. A FileExistsError names ``path`` if it exists and ``overwrite`` is
-    false.
+    ``path`` must not exist, or be an empty folder, or (``overwrite``) be any folder; an existing one is replaced
+    as a whole (renamed aside first, so ``path`` always names a complete folder). On an exception the temporary
+    folder is removed and ``path`` is left as it was. A FileExistsError names ``path`` if it is a file, or a
+    non-empty folder without ``overwrite``.
     """
     final = Path(path)
     if final.exists() and not final.is_dir():
         raise FileExistsError(f"{final} exists and is not a folder")
-    if final.exists() and not overwrite:
-        raise FileExistsError(f"folder {final} exists; not replacing it")
+    if final.exists() and not overwrite and any(final.iterdir()):
+        raise FileExistsError(f"folder {final} exists and is not empty; not replacing it")
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:

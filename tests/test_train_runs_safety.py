@@ -365,3 +365,22 @@ def test_every_progress_bar_goes_through_the_helper():
     users = [str(p.relative_to(root)) for p in root.rglob("*.py") if "import tqdm" in p.read_text()
              or "from tqdm" in p.read_text()]
     assert users == ["_progress.py"]
+
+
+def test_atomic_dir_replaces_only_what_it_may(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with _io.atomic_dir(tmp_path / "empty") as d:
+        (d / "a").write_text("new")
+    assert (tmp_path / "empty" / "a").read_text() == "new"
+    with pytest.raises(FileExistsError, match="not empty"):
+        with _io.atomic_dir(tmp_path / "empty") as d:
+            (d / "a").write_text("newer")
+    with pytest.raises(RuntimeError):
+        with _io.atomic_dir(tmp_path / "empty", overwrite=True) as d:
+            (d / "a").write_text("half")
+            raise RuntimeError("crash while writing")
+    assert (tmp_path / "empty" / "a").read_text() == "new"
+    with _io.atomic_dir(tmp_path / "empty", overwrite=True) as d:
+        (d / "b").write_text("whole")
+    assert [p.name for p in (tmp_path / "empty").iterdir()] == ["b"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"], "no temporary folder left behind"
