@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from snn._progress import bar as tqdm
 
 from snn._io import atomic_path
 

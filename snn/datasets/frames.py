@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from snn._progress import bar as tqdm
 
 from . import cache
 from .events import EventDataset

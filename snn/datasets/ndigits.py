@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from snn._progress import bar as tqdm
 
 from .download import default_root
 from .nmnist import FOLDERS, HEIGHT, WIDTH, NMNISTFiles, encode_bin

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from tqdm.auto import tqdm
+from snn._progress import bar as tqdm
 
 from .download import default_root
 from .shd import HeidelbergFile

@@ -15,6 +15,9 @@ CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"  # package data: in
 # Keys that may change when resuming a run; anything else would make the resumed run a different experiment.
 RESUMABLE_KEYS = ("train.epochs", "train.quiet", "train.patience", "train.tensorboard", "train.device",
                   "data.root", "data.num_workers")
+# The shorthand options of `snn train`: argparse dest -> config key.
+SHORTHANDS = {"dataset": "data.name", "model": "model.type", "epochs": "train.epochs", "batch_size": "train.batch_size",
+              "lr": "optim.lr", "seed": "seed", "name": "name", "out": "train.out_dir", "device": "train.device"}
 
 TRAIN_EPILOG = """examples:
   snn train                                   # the default: configs/ndigits.yaml
@@ -23,8 +26,11 @@ TRAIN_EPILOG = """examples:
   snn train --resume runs/ndigits-lif-20250101-120000
   torchrun --nproc_per_node=2 -m snn train --config configs/ndigits.yaml   # DDP, gloo on CPU
 
-Any config key can be set as KEY=VALUE after the options, or with --set KEY=VALUE anywhere (values are YAML). A run writes runs/<name>-<timestamp>/ with config.yaml,
-log.jsonl (one JSON object per epoch), checkpoints/last.pt and best.pt, curves.png, and test results.
+Any config key can be set as KEY=VALUE after the options, or with --set KEY=VALUE anywhere (values are YAML).
+A run writes runs/<name>-<timestamp>/ with config.yaml, log.jsonl (one JSON object per epoch), checkpoints/last.pt
+and best.pt, curves.png, and test results; run.lock while it runs (a second writer is refused).
+--resume may change only --epochs, --device, --quiet and the keys train.epochs/quiet/patience/tensorboard/device,
+data.root/num_workers; Ctrl-C and SIGTERM stop at a safe point and print the resume command.
 """
 
 
@@ -55,10 +61,8 @@ def resolve_config(args) -> dict:
     if args.config and args.defaults:
         raise ValueError("snn train: --config and --defaults exclude each other")
     values = {} if args.defaults else C.load(args.config or find_config(args.dataset or "ndigits", args.model))
-    shorthand = {"data.name": args.dataset, "model.type": args.model, "train.epochs": args.epochs,
-                 "train.batch_size": args.batch_size, "optim.lr": args.lr, "seed": args.seed, "name": args.name,
-                 "train.out_dir": args.out, "train.device": args.device}
-    overrides = [f"{k}={json.dumps(v) if isinstance(v, str) else v}" for k, v in shorthand.items()
+    shorthand = {key: getattr(args, dest) for dest, key in SHORTHANDS.items()}
+    overrides = [_as_override(k, v) for k, v in shorthand.items()
                  if v is not None and not (k == "data.name" and values.get("data", {}).get("name") == v)]
     if args.model is not None and values.get("model", {}).get("type") not in (None, args.model):
         values = {**values, "model": {}}  # another model type: its options do not carry over
@@ -70,26 +74,52 @@ def resolve_config(args) -> dict:
     return values
 
 
+def _as_override(key: str, value) -> str:
+    """``KEY=VALUE`` of a shorthand option (strings quoted so that YAML keeps them strings)."""
+    return f"{key}={json.dumps(value) if isinstance(value, str) else value}"
+
+
 def _overrides(args) -> list[str]:
     return list(getattr(args, "overrides", None) or []) + list(args.set or [])
 
 
 def _cmd_train(args) -> int:
-    from . import checkpoint
-    from .config import apply_overrides, from_dict
+    from .config import from_dict
     from .run import train
 
     if args.resume is None:
         return train(from_dict(resolve_config(args))).exit_code
-    if args.config or args.defaults or args.dataset or args.model:
-        raise ValueError("snn train --resume RUN_DIR: the run's own config is used; drop "
-                         "--config/--defaults/--dataset/--model")
-    bad = [o for o in _overrides(args) if o.partition("=")[0] not in RESUMABLE_KEYS]
-    if bad:
-        raise ValueError(f"snn train --resume: only {list(RESUMABLE_KEYS)} may change on resume, got {bad}")
-    ckpt = checkpoint.load(Path(args.resume) / "checkpoints" / checkpoint.LAST)
-    extra = _overrides(args) + (["train.quiet=true"] if args.quiet else [])
-    return train(from_dict(apply_overrides(ckpt["config"], extra)), resume_dir=args.resume).exit_code
+    return train(from_dict(resume_config(args)), resume_dir=args.resume).exit_code
+
+
+def resume_config(args) -> dict:
+    """The config of ``snn train --resume RUN``: the run's own (from ``last.pt``, or ``config.yaml`` of a run stopped
+    in epoch 1) with the options that may change on resume; a ValueError naming any option that may not."""
+    from . import checkpoint
+    from . import config as C
+
+    run = Path(args.resume)
+    if not run.is_dir():
+        raise ValueError(f"snn train --resume: run folder {str(run)!r} does not exist")
+    given = {dest: key for dest, key in SHORTHANDS.items() if getattr(args, dest) is not None}
+    refused = (["--config"] if args.config else []) + (["--defaults"] if args.defaults else []) + \
+        [f"--{dest.replace('_', '-')} ({key})" for dest, key in given.items() if key not in RESUMABLE_KEYS] + \
+        [o for o in _overrides(args) if o.partition("=")[0] not in RESUMABLE_KEYS]
+    if refused:
+        raise ValueError(f"snn train --resume: a resumed run keeps its own config and folder (anything else would be "
+                         f"another experiment); cannot change {', '.join(refused)}. Only --epochs, --device, --quiet "
+                         f"and KEY=VALUE for {', '.join(RESUMABLE_KEYS)} may change on resume; start a new run for "
+                         f"the rest")
+    last = run / "checkpoints" / checkpoint.LAST
+    if last.is_file():
+        values = checkpoint.load(last)["config"]
+    elif (run / "config.yaml").is_file():
+        values = C.load(run / "config.yaml")
+    else:
+        raise ValueError(f"snn train --resume: {run} is not a run folder (no checkpoints/{checkpoint.LAST}, no "
+                         f"config.yaml)")
+    extra = [_as_override(key, getattr(args, dest)) for dest, key in given.items()]
+    return C.apply_overrides(values, extra + _overrides(args) + (["train.quiet=true"] if args.quiet else []))
 
 
 def format_confusion(confusion: np.ndarray) -> str:
@@ -162,8 +192,10 @@ def register(sub) -> None:
     p.add_argument("--name", help="run name (folder prefix)")
     p.add_argument("--out", metavar="DIR", help="train.out_dir: runs go to DIR/<name>-<timestamp>/ (default runs)")
     p.add_argument("--device", help="auto | cpu | cuda[:i]")
-    p.add_argument("--quiet", action="store_true", help="no progress bars: one line per epoch")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last completed epoch")
+    p.add_argument("--quiet", action="store_true", help="no progress bars: one line per epoch (also the rule when "
+                                                        "stderr is not a terminal)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last completed epoch; may "
+                                                      "change only --epochs, --device, --quiet and a few keys")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a config override (repeatable)")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides after the options, e.g. optim.lr=1e-3 model.hidden=[256]")

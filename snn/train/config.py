@@ -97,11 +97,11 @@ class TrainConfig:
     Attributes:
         epochs: passes over the training split; batch_size: global batch (split across DDP ranks).
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:i]``.
-        amp: mixed precision (bfloat16 autocast) on CUDA; ignored on CPU.
+        amp: mixed precision (float16 autocast with grad scaling) on CUDA; ignored on CPU.
         patience: early stopping after this many epochs without a better validation accuracy (None: off).
         out_dir: runs go to ``out_dir/<name>-<timestamp>/``.
         tensorboard: also write TensorBoard events when ``tensorboard`` is installed.
-        quiet: no progress bars, one line per epoch.
+        quiet: no progress bars, one line per epoch (the rule anyway when stderr is not a terminal).
     """
 
     epochs: int = 20

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,25 @@ class ShardedBatchSampler(Sampler[list[int]]):
         return len(self.global_batches())
 
 
-def broadcast_path(ctx: Context, path):
-    """Rank 0's ``path`` (a run folder) on every rank."""
+def on_main(ctx: Context, fn: Callable[[], T]) -> T:
+    """Runs ``fn`` on rank 0 only and returns its result on every rank (a picklable value).
+
+    An exception on rank 0 is raised there and, as a ValueError with the same message, on every other rank, so no
+    rank waits forever for a rank that failed (e.g. on a locked run folder).
+    """
     if not ctx.distributed:
-        return path
-    box = [None if path is None else str(path)]
+        return fn()
+    box: list = [None]
+    error = None
+    if ctx.is_main:
+        try:
+            box = [("ok", fn())]
+        except Exception as e:  # re-raised below, after the other ranks have heard of it
+            error, box = e, [("error", f"rank 0: {e}")]
     dist.broadcast_object_list(box, src=0)
-    return Path(box[0])
+    if error is not None:
+        raise error
+    status, value = box[0]
+    if status == "error":
+        raise ValueError(value)
+    return value

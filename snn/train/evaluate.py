@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
-
-from .. import backends
+from .. import _progress, backends
 from ..lower import lower
 from . import losses
 
@@ -40,7 +38,8 @@ def evaluate_on_backend(model: torch.nn.Module, dataset: Dataset, *, kind: str, 
     run = backends.get(backend).build(graph)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=pad_collate)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    for x, y, lengths in tqdm(loader, desc=f"eval on {backend}", unit="batch", disable=not progress, leave=False):
+    for x, y, lengths in _progress.bar(loader, desc=f"eval on {backend}", unit="batch", disable=not progress,
+                                         leave=False):
         out = run(x)
         out = out if isinstance(out, torch.Tensor) else torch.as_tensor(np.asarray(out))
         if out.shape[:2] != x.shape[:2] or out.shape[-1] != num_classes:

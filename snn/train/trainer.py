@@ -4,6 +4,10 @@
 :mod:`snn.train.losses`, logs one JSON line per epoch, checkpoints every epoch (``last.pt``) and the best epoch so far
 (``best.pt``), and resumes from ``last.pt`` exactly (same data order, dropout masks and optimiser state).
 
+A run folder belongs to one run: ``fit()`` holds its lock (:mod:`snn.train.rundir`) while it writes, refuses a
+folder that already holds another run's epochs unless resuming, and restarts from scratch a run that stopped before
+completing epoch 1. Ctrl-C and SIGTERM stop at a safe point (:mod:`snn.train.signals`).
+
 Hooks for layers with training-time schedules (called on every module of the model that defines them):
 
 - ``module.after_optimizer_step()`` after each optimiser step (e.g. clamping delay positions);
@@ -16,6 +20,8 @@ Callbacks (objects passed as ``callbacks=[...]``) may define ``on_batch_end(trai
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import json
 import math
 import time
@@ -27,11 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
 
-from .. import _io, models
+from .. import _io, _progress, models
 from ..neurons.lif import LIF
-from . import checkpoint, distributed, losses
+from . import checkpoint, distributed, losses, rundir, signals
 from .config import Config, dump
 from .schedules import build_optimizer
 
@@ -58,6 +63,19 @@ def split_validation(dataset: Dataset, fraction: float, seed: int) -> tuple[Data
         raise ValueError(f"data.val_fraction: {fraction} leaves no training samples out of {n}")
     order = np.random.default_rng([seed, 12345]).permutation(n)
     return Subset(dataset, sorted(order[n_val:].tolist())), Subset(dataset, sorted(order[:n_val].tolist()))
+
+
+_NOT_PLAIN = object()
+
+
+def _plain(value):
+    """``value`` as a YAML-plain value (tuples become lists), or ``_NOT_PLAIN``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else items
+    return _NOT_PLAIN
 
 
 def _collate():
@@ -117,6 +135,7 @@ class Trainer:
         self.input_shape = tuple(int(s) for s in base.feature_shape)
         self.num_classes = int(base.num_classes)
         self._resolve_model_dt(getattr(base, "dt", None))
+        self._fill_model_defaults()
         torch.manual_seed(config.seed)
         self.model = models.build(config.model, self.input_shape, self.num_classes).to(self.device)
         self.recorder = _SpikeRecorder(self.model)
@@ -137,6 +156,7 @@ class Trainer:
         self.history: list[dict] = []
         self.best: dict = {}
         self.interrupted = False
+        self.stop_signal: Optional[int] = None  # the signal that stopped fit(), if one did
         self._tb = None
 
     # -- set-up -----------------------------------------------------------------------------------------------------
@@ -151,6 +171,18 @@ class Trainer:
         elif not math.isclose(float(self.config.model["dt"]), float(data_dt), rel_tol=1e-6):
             raise ValueError(f"config: model.dt = {self.config.model['dt']} ms but the dataset's frames are "
                              f"{data_dt} ms apart; set model.dt to {data_dt} or drop it")
+
+    def _fill_model_defaults(self) -> None:
+        """Writes the builder's default of every model option the config leaves out into ``config.model`` (plain
+        values only), so that ``config.yaml`` and the checkpoints record the whole architecture."""
+        builder = models.MODELS.get(self.config.model.get("type"))
+        if builder is None:
+            return
+        for p in inspect.signature(builder).parameters.values():
+            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty and p.name not in self.config.model:
+                value = _plain(p.default)
+                if value is not _NOT_PLAIN:
+                    self.config.model[p.name] = value
 
     @property
     def monitor(self) -> str:
@@ -194,8 +226,8 @@ class Trainer:
         sums = torch.zeros(3, device=self.device)  # loss sum, correct, samples
         rate_sums = None
         quiet = self.config.train.quiet or not self.ctx.is_main
-        bar = tqdm(self.loader, desc=f"epoch {self.epoch + 1}/{self.config.train.epochs}", unit="batch",
-                   disable=quiet, leave=False, dynamic_ncols=True)
+        bar = _progress.bar(self.loader, desc=f"epoch {self.epoch + 1}/{self.config.train.epochs}", unit="batch",
+                            disable=quiet, leave=False, dynamic_ncols=True)
         start = time.perf_counter()
         for step, (x, y, lengths) in enumerate(bar):
             x, y, lengths = x.to(self.device), y.to(self.device), lengths.to(self.device)
@@ -203,7 +235,7 @@ class Trainer:
             sums += torch.stack([loss_sum, correct.float(), torch.tensor(float(len(y)), device=self.device)])
             batch_rates = torch.stack(rates) * len(y) if rates else torch.zeros(0, device=self.device)
             rate_sums = batch_rates if rate_sums is None else rate_sums + batch_rates
-            if not quiet:
+            if not bar.disable:
                 bar.set_postfix(loss=f"{sums[0].item() / sums[2].item():.4f}",
                                 acc=f"{sums[1].item() / sums[2].item():.3f}")
             for cb in self.callbacks:
@@ -258,46 +290,96 @@ class Trainer:
     def fit(self, resume: bool = False) -> list[dict]:
         """Trains for ``config.train.epochs`` (from the last checkpoint when ``resume``); returns the history.
 
-        Ctrl-C stops after writing nothing partial: the run stays resumable from its last completed epoch and
-        ``self.interrupted`` is set.
+        With a ``run_dir``: holds its lock while training (a :class:`~snn.train.rundir.RunLockError` if another
+        process holds it); without ``resume`` a folder that already holds a run's epochs is refused; ``resume`` of a
+        run without a completed epoch starts it from scratch (and says so). Ctrl-C or SIGTERM stops at a safe point:
+        the run stays resumable from its last completed epoch and ``self.interrupted`` is set.
         """
-        cfg = self.config.train
-        if resume:
-            self.load_state(checkpoint.load(self._ckpt_dir() / checkpoint.LAST, map_location=self.device))
-            if self.ctx.is_main:
-                self._rewrite_log()
-        elif self.ctx.is_main and self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            with _io.atomic_path(self.run_dir / "config.yaml") as tmp:
-                tmp.write_text(dump(self.config))
-        try:
-            while self.epoch < cfg.epochs and not self._should_stop():
-                record = {"epoch": self.epoch + 1, **self._train_epoch()}
-                if self.val_set is not None:
-                    val = self.evaluate(self.val_set)
-                    record.update(val_loss=val.loss, val_acc=val.accuracy)
-                record["lr"] = [g["lr"] for g in self.optimizer.param_groups]
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(signals.stop_on_signals())
+            resume = distributed.on_main(self.ctx, lambda: self._claim_run_dir(stack, resume))
+            if resume:
+                self._resume()
+            try:
+                self._loop()
+            except KeyboardInterrupt as e:
+                self.interrupted, self.stop_signal = True, signals.signal_of(e)
+                if self.ctx.is_main:
+                    where = f"; resume with: snn train --resume {self.run_dir}" if self.run_dir else ""
+                    print(f"\ninterrupted ({signals.Interrupted(self.stop_signal)}) during epoch {self.epoch + 1}: "
+                          f"the run keeps {self.epoch} completed epoch(s){where}", flush=True)
+            if self.ctx.is_main and self.run_dir is not None and self.history:
+                from .plots import plot_curves
+
+                with signals.writing():
+                    plot_curves(self.history, self.run_dir / "curves.png")
+        return self.history
+
+    def _loop(self) -> None:
+        while self.epoch < self.config.train.epochs and not self._should_stop():
+            record = {"epoch": self.epoch + 1, **self._train_epoch()}
+            if self.val_set is not None:
+                val = self.evaluate(self.val_set)
+                record.update(val_loss=val.loss, val_acc=val.accuracy)
+            record["lr"] = [g["lr"] for g in self.optimizer.param_groups]
+            improved = not self.best or record[self.monitor] > self.best[self.monitor]
+            # on every rank (DDP keeps the weights equal), so that no rank waits for one that stopped
+            checkpoint.check_finite(self.model.state_dict(), f"training diverged in epoch {self.epoch + 1} (not "
+                                    f"checkpointed; the run keeps epoch {self.epoch})")
+            with signals.writing():  # epoch, history, best and the files change together or not at all
                 self.epoch += 1
                 self.history.append(record)
-                improved = not self.best or record[self.monitor] > self.best[self.monitor]
                 if improved:
                     self.best = dict(record)
                 self._save(improved)
-                self._report(record, improved)
-                for cb in self.callbacks:
-                    if hasattr(cb, "on_epoch_end"):
-                        cb.on_epoch_end(self, record)
-        except KeyboardInterrupt:
-            self.interrupted = True
-            if self.ctx.is_main:
-                where = f"; resume with: snn train --resume {self.run_dir}" if self.run_dir else ""
-                print(f"\ninterrupted during epoch {self.epoch + 1}: the run keeps {self.epoch} completed "
-                      f"epoch(s){where}", flush=True)
-        if self.ctx.is_main and self.run_dir is not None and self.history:
-            from .plots import plot_curves
+            self._report(record, improved)
+            for cb in self.callbacks:
+                if hasattr(cb, "on_epoch_end"):
+                    cb.on_epoch_end(self, record)
 
-            plot_curves(self.history, self.run_dir / "curves.png")
-        return self.history
+    def _claim_run_dir(self, stack: contextlib.ExitStack, resume: bool) -> bool:
+        """On rank 0: locks the run folder and prepares it; returns whether to resume from ``last.pt``."""
+        if self.run_dir is None:
+            if resume:
+                raise ValueError("Trainer: resume needs a run_dir")
+            return False
+        stack.enter_context(rundir.hold(self.run_dir))
+        last = self._ckpt_dir() / checkpoint.LAST
+        if resume and last.is_file():
+            return True
+        if resume:
+            if not (self.run_dir / "config.yaml").is_file():
+                raise ValueError(f"resume: {self.run_dir} is not a run folder (no config.yaml, no "
+                                 f"checkpoints/{checkpoint.LAST})")
+            print(f"run {self.run_dir} has no completed epoch (no checkpoints/{checkpoint.LAST}: it stopped during "
+                  f"epoch 1): starting it from scratch", flush=True)
+        else:
+            rundir.check_unused(self.run_dir)
+        with signals.writing():
+            for stale in (self._ckpt_dir() / checkpoint.BEST, self._ckpt_dir() / checkpoint.LAST,
+                          self.run_dir / "log.jsonl"):
+                stale.unlink(missing_ok=True)
+            with _io.atomic_path(self.run_dir / "config.yaml") as tmp:
+                tmp.write_text(dump(self.config))
+        return False
+
+    def _resume(self) -> None:
+        """Loads ``last.pt`` (every rank); on rank 0 repairs ``best.pt`` and rebuilds the log from the history."""
+        self.load_state(checkpoint.load(self._ckpt_dir() / checkpoint.LAST, map_location=self.device))
+        epochs = self.config.train.epochs
+        if self.epoch > epochs:
+            raise ValueError(f"train.epochs = {epochs} is fewer than the {self.epoch} epochs {self.run_dir} already "
+                             f"completed; set train.epochs (snn train --resume RUN --epochs N) to at least "
+                             f"{self.epoch}")
+        if self.ctx.is_main:
+            repaired = checkpoint.repair_best(self._ckpt_dir(), {"epoch": self.epoch, "best": self.best})
+            if repaired:
+                print(repaired, flush=True)
+            self._rewrite_log()
+            left = epochs - self.epoch
+            print(f"resuming {self.run_dir} after epoch {self.epoch}: "
+                  + (f"{left} more epoch(s) to {epochs}" if left else f"all {epochs} epochs are done, none to train"),
+                  flush=True)
 
     def _should_stop(self) -> bool:
         patience = self.config.train.patience
@@ -337,6 +419,7 @@ class Trainer:
         if not self.ctx.is_main or self.run_dir is None:
             return
         state = self.state()
+        # last.pt first: it records the best epoch, so a stop between the two writes is repaired from it (resume)
         checkpoint.save(self._ckpt_dir() / checkpoint.LAST, state)
         if improved:
             checkpoint.save(self._ckpt_dir() / checkpoint.BEST, state)
@@ -358,7 +441,7 @@ class Trainer:
         line = (f"epoch {record['epoch']:>3}/{self.config.train.epochs}  train loss {record['train_loss']:.4f} "
                 f"acc {record['train_acc']:.3f}{val}  rates {rates}  {record['epoch_time_s']:.1f} s "
                 f"({record['samples_per_s']:.0f} samples/s){'  *' if improved else ''}")
-        tqdm.write(line)
+        _progress.write(line)
         self._tensorboard(record)
 
     def _tensorboard(self, record: dict) -> None:
@@ -368,7 +451,8 @@ class Trainer:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                tqdm.write("train.tensorboard: the tensorboard package is not installed; skipping TensorBoard logs")
+                _progress.write("train.tensorboard: the tensorboard package is not installed; skipping TensorBoard "
+                                "logs")
                 self._tb = False
             else:
                 self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))

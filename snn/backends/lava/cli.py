@@ -94,7 +94,7 @@ def _dataset(src: Source, name: Optional[str], split: str):
 def run_on_dataset(graph, dataset, backend: str, n: int, batch: int, loss_kind: str = "sum",
                    seed: int = 0, progress: bool = True) -> dict:
     """Runs ``n`` samples (a seeded random subset) on ``backend`` and on torch; accuracy, agreement, timing."""
-    from tqdm.auto import tqdm
+    from ..._progress import bar as tqdm
 
     from ... import backends
     from ...datasets import pad_collate
