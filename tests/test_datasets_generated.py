@@ -1,28 +1,20 @@
 """The offline datasets: ndigits (simulated event camera) and the synthetic temporal tasks; the CLI."""
 
 import argparse
-import fcntl
-import os
 
 import numpy as np
 import pytest
 
 import snn.datasets as D
+from snn import _io
 from snn.datasets import ndigits, synthetic
 from snn.datasets.cli import register
 
 
 @pytest.fixture(scope="session")
-def data_root(tmp_path_factory):
-    """One data root per test session, shared by xdist workers; the lock makes the first worker build ndigits."""
-    base = tmp_path_factory.getbasetemp()
-    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "datasets-root"
-    root.mkdir(exist_ok=True)
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        ndigits.prepare(root)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    return root
+def data_root(ndigits_root):
+    """The session's data root with ndigits built (tests/conftest.py)."""
+    return ndigits_root
 
 
 def test_ndigits_layout_and_split(data_root):
@@ -32,7 +24,9 @@ def test_ndigits_layout_and_split(data_root):
     assert train.sensor_size == (34, 34, 2) and train.num_classes == 10
     # the fixed split: sklearn indices divisible by 5 are the test set; same label multiset
     np.testing.assert_array_equal(np.sort(test.labels), np.sort(labels[::5]))
-    files = sorted(p.name for p in (ndigits.prepare(data_root) / "Test").rglob("*.bin"))
+    built = ndigits.prepare(data_root)
+    files = sorted(p.name for p in (built / "Test").rglob("*.bin"))
+    assert built.stat().st_mode & 0o777 == 0o777 & ~_io.umask()  # like any folder a program makes, not mkdtemp's 0700
     assert files == [f"{i:05d}.bin" for i in range(0, 1797, 5)]
     ev, _ = test[0]
     assert ev.dtype == D.CAMERA_DTYPE and 2000 < len(ev) < 20000

@@ -105,6 +105,22 @@ def test_default_export_round_trips_exactly_and_says_who_reads_it(tmp_path):
         assert f["layer/1/type"][()] == b"dense_rec" and f["layer/1/weight_rec"].shape == (6, 6)
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_export_folder_and_files_follow_the_umask(tmp_path, umask):
+    import os
+
+    old = os.umask(umask)
+    try:
+        out = netx.export(fixed(graph()), tmp_path / "e")
+        netx.export(fixed(graph(seed=1)), out, overwrite=True)  # the replacing path too
+    finally:
+        os.umask(old)
+    for p in (out, out / NET, out / MAN):
+        want = (0o777 if p.is_dir() else 0o666) & ~umask
+        assert p.stat().st_mode & 0o777 == want, f"{p}: {oct(p.stat().st_mode & 0o777)}, expected {oct(want)}"
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["e"]  # no temporary or old folder left behind
+
+
 @pytest.mark.parametrize("case,match", [
     ("subtract", r"layer 'lif1': reset 'subtract' cannot be expressed in lava-dl netx"),
     ("delay63", r"layer 'lif1': delay 63 steps: lava-dl netx clamps delays to 62"),

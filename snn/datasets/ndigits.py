@@ -16,13 +16,15 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from snn._progress import bar as tqdm
+from .. import _io
+from .._progress import bar as tqdm
 
 from .download import default_root
 from .nmnist import FOLDERS, HEIGHT, WIDTH, NMNISTFiles, encode_bin
@@ -152,6 +154,7 @@ def prepare(root: str | Path | None = None, cfg: NDigitsConfig = NDigitsConfig()
     streams = simulate(images, cfg, progress)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
+    os.chmod(tmp, _io.dir_mode())  # mkdtemp's 0700 would outlive the rename
     test = is_test(np.arange(len(labels)))
     for i in tqdm(range(len(labels)), desc="ndigits: writing", unit="file", disable=not progress):
         folder = tmp / FOLDERS["test" if test[i] else "train"] / str(labels[i])

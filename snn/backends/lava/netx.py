@@ -28,13 +28,12 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ... import _io
 from .intsim import effective_weights
 from .network import LavaNet, Layer
 from .quantize import BIAS_EXP, validate
@@ -215,26 +214,11 @@ def export(net: LavaNet, out_dir: str | os.PathLike, *, source: str = "", overwr
         _check_netx(net)
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not overwrite)):
-        raise ValueError(f"netx export: {out} exists and is not an empty directory (pass overwrite to replace it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+        raise ValueError(f"netx export: {out} exists and is not an empty directory (pass overwrite=True to replace it)")
+    with _io.atomic_dir(out, overwrite=overwrite) as tmp:
         _write_h5(net, tmp / NET_FILE, extensions)
         manifest = _manifest(net, source, extensions, _sha256(tmp / NET_FILE))
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        for p in tmp.iterdir():
-            with open(p, "rb+") as fh:
-                os.fsync(fh.fileno())
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return out
 
 
