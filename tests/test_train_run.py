@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -45,6 +44,29 @@ def _only_run(out: Path) -> Path:
     return runs[0]
 
 
+def train_killed_at(epoch: int, step: int, out: Path, data_root: Path, *extra: str) -> None:
+    """``snn train`` in a child that SIGKILLs itself before training step ``step`` (0-based) of epoch ``epoch``
+    (1-based): a real crash at a chosen point, independent of how fast the machine is."""
+    code = f"""if True:
+        import os, signal, sys
+        from snn.cli import main
+        from snn.train.trainer import Trainer
+        step, seen = Trainer._train_step, []
+
+        def step_then_die(self, *args):
+            if self.epoch == {epoch - 1}:  # completed epochs
+                if len(seen) == {step}:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                seen.append(1)
+            return step(self, *args)
+        Trainer._train_step = step_then_die
+        sys.exit(main(sys.argv[1:]))
+    """
+    child = subprocess.run([sys.executable, "-c", code, *_train_args(out, data_root, *extra)], capture_output=True,
+                           text=True, env=_env(), timeout=240)
+    assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
+
+
 @pytest.fixture
 def cli(capsys):
     """Runs ``snn ...`` in this process (one thread, as the subprocesses) -> (exit code, stdout, stderr)."""
@@ -72,28 +94,8 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path, data_root, cli
     assert code == 0, err
     reference = _params(_only_run(tmp_path / "ref"))
 
-    out = tmp_path / "killed"
-    proc = subprocess.Popen(SNN + _train_args(out, data_root, *extra), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=_env())
-    try:
-        log = None
-        deadline = time.time() + 200
-        while time.time() < deadline and proc.poll() is None:
-            logs = list(out.glob("*/log.jsonl"))
-            if logs and logs[0].read_text().count("\n") >= 1:
-                log = logs[0]
-                break
-            time.sleep(0.02)
-        assert log is not None, proc.communicate()[0]
-        first = json.loads(log.read_text().splitlines()[0])
-        time.sleep(0.3 * first["epoch_time_s"])  # well inside epoch 2
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
-    run = log.parent
+    train_killed_at(2, 2, tmp_path / "killed", data_root, *extra)  # inside epoch 2
+    run = _only_run(tmp_path / "killed")
     killed_at = checkpoint.load(run / "checkpoints" / checkpoint.LAST)
     assert killed_at["epoch"] == 1, "the kill must land inside epoch 2"
     for name, value in killed_at["model"].items():

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_train_run import SNN, _env, _only_run, _params, _train_args, cli, data_root  # noqa: F401 (fixtures)
+from test_train_run import (SNN, _env, _only_run, _params, _train_args, cli, data_root,  # noqa: F401 (fixtures)
+                            train_killed_at)
 from test_train_trainer import Toy, _cfg
 
 from snn import _io
@@ -58,7 +59,7 @@ def test_second_writer_is_refused_and_a_dead_writers_lock_is_taken_over(tmp_path
     proc = subprocess.Popen(SNN + _train_args(out, data_root, "train.epochs=500"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env=_env())
     try:
-        _wait_for(lambda: list(out.glob("*/run.lock")), proc, "the run's lock")
+        _wait_for(lambda: any(p.stat().st_size for p in out.glob("*/run.lock")), proc, "the run's lock details")
         run = _only_run(out)
         code, _, err = cli(["train", "--resume", str(run), "--quiet"])
         assert code == 2, err
@@ -212,30 +213,11 @@ def test_crash_between_last_and_best_checkpoint_keeps_the_best_epoch(tmp_path, d
         torch.testing.assert_close(_params(run, checkpoint.BEST)[name], value, rtol=0, atol=0, msg=name)
 
 
-KILL_IN_EPOCH_1 = """
-    import os, signal, sys
-    from snn.cli import main
-    from snn.train.trainer import Trainer
-    step = Trainer._train_step
-
-    def step_then_die(self, *args):
-        if self.epoch == 0 and getattr(self, "_steps", 0) == 2:
-            os.kill(os.getpid(), signal.SIGKILL)
-        self._steps = getattr(self, "_steps", 0) + 1
-        return step(self, *args)
-    Trainer._train_step = step_then_die
-    sys.exit(main(sys.argv[1:]))
-"""
-
-
 def test_run_killed_during_epoch_1_resumes_from_scratch(tmp_path, data_root, cli):
     extra = ("train.epochs=2",)
     code, _, err = cli(_train_args(tmp_path / "ref", data_root, *extra))
     assert code == 0, err
-    child = subprocess.run([sys.executable, "-c", textwrap.dedent(KILL_IN_EPOCH_1),
-                            *_train_args(tmp_path / "killed", data_root, *extra)], capture_output=True, text=True,
-                           env=_env(), timeout=240)
-    assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr
+    train_killed_at(1, 2, tmp_path / "killed", data_root, *extra)
     run = _only_run(tmp_path / "killed")
     assert not (run / "checkpoints" / checkpoint.LAST).exists()
     code, stdout, err = cli(["train", "--resume", str(run), "--quiet"])
