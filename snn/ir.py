@@ -489,6 +489,9 @@ def load(path: str | os.PathLike) -> Graph:
         return _Reader(path, f).graph()
 
 
+_FLOAT_MAX = float(np.finfo(np.float64).max)  # a JSON integer above it has no float value (OverflowError)
+
+
 def _describe(value) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype} and shape {value.shape}"
@@ -511,7 +514,7 @@ def _type_error(hint, value) -> str | None:
     if hint is str:
         return None if isinstance(value, str) else "a string"
     if hint is float:
-        return None if number else "a number"
+        return None if number and abs(value) <= _FLOAT_MAX else "a number"
     if hint is int:
         return None if number and isinstance(value, int) else "an integer"
     if origin is tuple:

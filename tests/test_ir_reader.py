@@ -123,6 +123,10 @@ EDITS = {
                         r"attribute 'graph' key 'edges': expected a list of \[source, target\] name pairs"),
     "dt as text": (lambda f: _edit_json(f, "graph", lambda g: g.update(dt="1")),
                    r"attribute 'graph' key 'dt': expected a number \(ms\), found str '1'"),
+    "dt without a float value": (lambda f: _edit_json(f, "graph", lambda g: g.update(dt=10**400)),
+                                 r"attribute 'graph' key 'dt': expected a number \(ms\), found int 1000"),
+    "node dt without a float value": (lambda f: _edit_json(f["nodes/li"], "fields", lambda d: d.update(dt=-10**400)),
+                                      r"group 'nodes/li' attribute 'fields' key 'dt': expected a number, found int"),
     "node group missing": (lambda f: f["nodes"].__delitem__("cuba"),
                            r"group 'nodes': expected a group 'cuba' \(listed in attribute 'graph' key 'order'\)"),
     "node group unknown": (lambda f: f["nodes"].create_group("spare"),
@@ -282,7 +286,8 @@ JSON_ATTRS = [("/", "graph")] + [(f"nodes/{n}", "fields") for n in GRAPH.nodes]
 names = st.sampled_from(["format", "version", "graph", "sha256", "type", "fields", "weight", "bias", "delay",
                          "tau_mem", "nodes", "li", "x"]) | st.text(min_size=1, max_size=6).filter(
     lambda s: "/" not in s and "\0" not in s and s != ".")
-scalars = st.none() | st.booleans() | st.integers(-3, 3) | st.integers() | st.floats() | st.text(max_size=8)
+scalars = (st.none() | st.booleans() | st.integers(-3, 3) | st.integers() | st.just(10**400) | st.floats()
+           | st.text(max_size=8))
 json_values = st.recursive(scalars | st.sampled_from(["subtract", "Linear", "input", "output", [1, 2], [2, 2], 1.0]),
                            lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=6), c, max_size=4),
                            max_leaves=8)
