@@ -19,10 +19,14 @@ serialise with no extra code as long as their fields are arrays, numbers, string
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import math
+import operator
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Optional
 
@@ -32,7 +36,7 @@ import numpy as np
 from . import _checks
 from ._io import atomic_path
 
-IR_VERSION = 1
+IR_VERSION = 2
 INPUT, OUTPUT = "input", "output"
 
 NODE_TYPES: dict[str, type["Node"]] = {}
@@ -51,6 +55,18 @@ def _array(name: str, value, node: str, *, ndim: int | None = None) -> np.ndarra
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{node}: {name}: expected finite values")
     return a
+
+
+def _ints(name: str, value, node: str, *, length: int | None = None, minimum: int = 1) -> tuple[int, ...]:
+    """``value`` as a tuple of integers >= ``minimum`` (of ``length`` items, or at least one)."""
+    try:
+        t = tuple(operator.index(v) for v in value)
+    except TypeError:
+        t = None
+    if t is None or len(t) != (length or len(t)) or not t or min(t) < minimum:
+        what = f"{length} integers" if length else "one or more integers"
+        raise ValueError(f"{node}: {name}: expected {what} >= {minimum}, got {value!r}")
+    return t
 
 
 @dataclass(eq=False)
@@ -111,11 +127,22 @@ class Conv2d(Node):
 
     def __post_init__(self) -> None:
         self.weight = _array("weight", self.weight, "Conv2d", ndim=4)
+        c_out = self.weight.shape[0]
         if self.bias is not None:
             self.bias = _array("bias", self.bias, "Conv2d", ndim=1)
-        self.input_hw, self.stride, self.padding, self.dilation = (
-            tuple(int(v) for v in t) for t in (self.input_hw, self.stride, self.padding, self.dilation))
-        self.groups = int(self.groups)
+            if self.bias.shape != (c_out,):
+                raise ValueError(f"Conv2d: bias: expected shape ({c_out},), got {self.bias.shape}")
+        self.input_hw = _ints("input_hw", self.input_hw, "Conv2d", length=2)
+        self.stride = _ints("stride", self.stride, "Conv2d", length=2)
+        self.padding = _ints("padding", self.padding, "Conv2d", length=2, minimum=0)
+        self.dilation = _ints("dilation", self.dilation, "Conv2d", length=2)
+        (self.groups,) = _ints("groups", (self.groups,), "Conv2d")
+        if c_out % self.groups:
+            raise ValueError(f"Conv2d: groups: expected a divisor of the {c_out} output channels, got {self.groups}")
+        if min(self.output_shape[1:]) < 1:
+            raise ValueError(f"Conv2d: input_hw: a {self.input_hw} frame gives an empty output "
+                             f"{self.output_shape[1:]} with kernel {self.weight.shape[2:]}, stride {self.stride}, "
+                             f"padding {self.padding}, dilation {self.dilation}")
 
     @property
     def input_shape(self):
@@ -137,7 +164,7 @@ class Flatten(Node):
     shape: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        self.shape = tuple(int(v) for v in self.shape)
+        self.shape = _ints("shape", self.shape, "Flatten")
 
     @property
     def input_shape(self):
@@ -166,11 +193,14 @@ class DelayLinear(Node):
         d = np.asarray(self.delay)
         if d.shape != self.weight.shape:
             raise ValueError(f"DelayLinear: delay: expected shape {self.weight.shape} like weight, got {d.shape}")
-        if d.size and (not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(d != np.round(d))):
-            raise ValueError("DelayLinear: delay: expected non-negative integers (steps)")
+        if d.dtype.kind not in "fiu" or d.size and (not np.all(np.isfinite(d)) or np.any(d < 0) or np.any(
+                d != np.round(d)) or np.any(d > np.iinfo(np.int32).max)):
+            raise ValueError("DelayLinear: delay: expected integers in 0..2**31-1 (steps)")
         self.delay = d.astype(np.int64)
         if self.bias is not None:
             self.bias = _array("bias", self.bias, "DelayLinear", ndim=1)
+            if self.bias.shape != (self.weight.shape[0],):
+                raise ValueError(f"DelayLinear: bias: expected shape ({self.weight.shape[0]},), got {self.bias.shape}")
 
     @property
     def max_delay(self) -> int:
@@ -261,6 +291,10 @@ class LI(Node):
     output_shape = input_shape
 
 
+def _positive_shape(shape) -> bool:
+    return len(shape) > 0 and all(int(d) == d and d > 0 for d in shape)
+
+
 @dataclass(eq=False)
 class Graph:
     """Named nodes and directed edges between them, with ``"input"`` and ``"output"`` as the graph's ends.
@@ -317,14 +351,22 @@ class Graph:
             if name in self.nodes:
                 raise ValueError(f"Graph: node name {name!r} is reserved")
         known = set(self.nodes) | {INPUT, OUTPUT}
-        for s, t in self.edges:
+        for i, (s, t) in enumerate(self.edges):
             if s not in known or t not in known or s == OUTPUT or t == INPUT:
                 raise ValueError(f"Graph: edge ({s!r}, {t!r}) names an unknown node or runs the wrong way")
+            if (s, t) in self.edges[:i]:
+                raise ValueError(f"Graph: edge ({s!r}, {t!r}) is listed twice")
+        if not _positive_shape(self.input_shape):
+            raise ValueError(f"Graph: input_shape: expected one or more sizes > 0, got {self.input_shape}")
         if len(self.predecessors(OUTPUT)) != 1:
             raise ValueError(f"Graph: expected exactly one edge into 'output', got {self.predecessors(OUTPUT)}")
         _checks.positive("dt", float(self.dt), where="Graph")
         for name in self.topological_order():
             node = self.nodes[name]
+            for which, shape in (("input", node.input_shape), ("output", node.output_shape)):
+                if not _positive_shape(shape):
+                    raise ValueError(f"Graph: node {name!r} ({type(node).__name__}): expected an {which} shape of "
+                                     f"one or more sizes > 0, got {tuple(shape)}")
             node_dt = getattr(node, "dt", None)
             if node_dt is not None and not math.isclose(node_dt, self.dt, rel_tol=1e-9):
                 raise ValueError(f"Graph: node {name!r} has dt={node_dt} ms but the graph has dt={self.dt} ms")
@@ -342,47 +384,353 @@ class Graph:
 
 
 # --- serialisation -------------------------------------------------------------------------------------------------
+#
+# File layout (HDF5, format version 2): root attributes ``format`` = "spikeforge-ir", ``version``, ``graph`` (JSON:
+# edges, input_shape, dt, metadata, order) and ``sha256``; one group ``nodes/<name>`` per node with attributes ``type``
+# (class name), ``fields`` (JSON of the non-array fields) and ``sha256``, and one dataset per array field. A node's
+# sha256 covers its type, fields and arrays (name, dtype, shape, bytes); the root's covers the version, the graph JSON
+# and every node's name and sha256. Version 1 is the same without the sha256 attributes; it still loads, unchecked.
+
+FORMAT = "spikeforge-ir"
+_GRAPH_KEYS = ("edges", "input_shape", "dt", "metadata", "order")
+# Lowest format that checksums HDF5's own metadata (superblock v3, object headers v2); readable by HDF5 >= 1.10.
+_LIBVER = ("v110", "v110")
+
+
+class IRFormatError(ValueError):
+    """A file that is not a well-formed spikeforge IR file; the message names the file, the place inside it (HDF5
+    attribute, group or dataset, JSON key), what was expected and what was found."""
+
+
+def _name_error(name) -> str | None:
+    """Why ``name`` cannot name a node in a file (None when it can)."""
+    if not isinstance(name, str) or not name or name == "." or "/" in name or "\0" in name:
+        return "a non-empty string without '/' or NUL, other than '.'"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "a string encodable as UTF-8"
+    return None
+
+
+def _sha256(*parts: str | bytes) -> str:
+    """Hex sha256 of length-prefixed ``parts`` (so that no two different part lists hash alike)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+def _node_digest(type_name: str, fields_json: str, arrays: dict[str, np.ndarray]) -> str:
+    parts = []
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        parts += [key, a.dtype.str, repr(a.shape), a.tobytes()]
+    return _sha256(type_name, fields_json, *parts)
+
+
+def _graph_digest(version: int, graph_json: str, node_digests: dict[str, str]) -> str:
+    return _sha256(str(version), graph_json, *(p for item in node_digests.items() for p in item))
+
+
+def _set_text(obj, name: str, text: str) -> None:
+    """A fixed-length UTF-8 attribute: stored in the (checksummed) object header, not in HDF5's unchecked global
+    heap, where a flipped byte can send the HDF5 library into an endless loop."""
+    obj.attrs[name] = np.bytes_(text.encode("utf-8"))
+
 
 def save(graph: Graph, path: str | os.PathLike) -> None:
-    """Writes ``graph`` to one HDF5 file (arrays as datasets, everything else as JSON attributes), atomically."""
-    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["format"] = "spikeforge-ir"
-        f.attrs["version"] = graph.version
-        f.attrs["graph"] = json.dumps({"edges": graph.edges, "input_shape": graph.input_shape, "dt": graph.dt,
-                                       "metadata": graph.metadata, "order": list(graph.nodes)})
-        for name, node in graph.nodes.items():
-            g = f.create_group(f"nodes/{name}")
-            g.attrs["type"] = type(node).__name__
-            scalars = {}
-            for fld in dataclasses.fields(node):
-                value = getattr(node, fld.name)
-                if isinstance(value, np.ndarray):
-                    g.create_dataset(fld.name, data=value)
-                else:
-                    scalars[fld.name] = value
-            g.attrs["fields"] = json.dumps(scalars)
+    """Writes ``graph`` to one HDF5 file (arrays as datasets, everything else as JSON attributes, sha256 digests of
+    the content), atomically."""
+    graph_json = json.dumps({"edges": graph.edges, "input_shape": graph.input_shape, "dt": graph.dt,
+                             "metadata": graph.metadata, "order": list(graph.nodes)})
+    records, digests = [], {}
+    for name, node in graph.nodes.items():
+        problem = _name_error(name)
+        if problem:
+            raise ValueError(f"ir.save: node name {name!r}: expected {problem}")
+        arrays, scalars = {}, {}
+        for fld in dataclasses.fields(node):
+            value = getattr(node, fld.name)
+            (arrays if isinstance(value, np.ndarray) else scalars)[fld.name] = value
+        record = (type(node).__name__, json.dumps(scalars), arrays)
+        records.append(record)
+        digests[name] = _node_digest(*record)
+    with atomic_path(path, suffix=".h5") as tmp, h5py.File(tmp, "w", libver=_LIBVER) as f:
+        _set_text(f, "format", FORMAT)
+        f.attrs["version"] = IR_VERSION
+        _set_text(f, "graph", graph_json)
+        _set_text(f, "sha256", _graph_digest(IR_VERSION, graph_json, digests))
+        nodes = f.create_group("nodes")
+        for (name, digest), (type_name, fields_json, arrays) in zip(digests.items(), records):
+            g = nodes.create_group(name)
+            _set_text(g, "type", type_name)
+            _set_text(g, "fields", fields_json)
+            _set_text(g, "sha256", digest)
+            for key, value in arrays.items():
+                g.create_dataset(key, data=value)
 
 
 def load(path: str | os.PathLike) -> Graph:
-    """Reads a graph written by :func:`save`; errors name the file and what is wrong."""
+    """Reads and fully validates a graph written by :func:`save`.
+
+    Raises :class:`IRFormatError` (a ValueError) naming the file and the place inside it for: a file that is not
+    readable HDF5 or is truncated; a missing attribute, group, dataset, JSON key or node field; an *unknown* one
+    (refused, not ignored: it would carry a meaning this version cannot honour); a value of the wrong type, dtype
+    or shape; edges that name no node; shapes that do not chain; and (version 2) content whose sha256 differs from
+    the recorded one, e.g. flipped bytes.
+    """
     try:
         f = h5py.File(path, "r")
     except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable spikeforge IR file (HDF5): {e}") from None
+        raise IRFormatError(f"{path}: not a readable spikeforge IR file (HDF5): {e}") from None
     with f:
-        if f.attrs.get("format") != "spikeforge-ir":
-            raise ValueError(f"{path}: not a spikeforge IR file (attribute format={f.attrs.get('format')!r})")
-        version = int(f.attrs["version"])
+        return _Reader(path, f).graph()
+
+
+_FLOAT_MAX = float(np.finfo(np.float64).max)  # a JSON integer above it has no float value (OverflowError)
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _type_error(hint, value) -> str | None:
+    """What ``hint`` (a node field's annotation) expects when ``value`` does not fit it, else None."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        problem = _type_error(inner[0], value) if len(inner) == 1 else None
+        return problem and f"{problem} or null"
+    if hint is np.ndarray:
+        return None if isinstance(value, np.ndarray) else "an HDF5 dataset (array)"
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return None if isinstance(value, str) else "a string"
+    if hint is float:
+        return None if number and abs(value) <= _FLOAT_MAX else "a number"
+    if hint is int:
+        return None if number and isinstance(value, int) else "an integer"
+    if origin is tuple:
+        n = None if len(args) == 2 and args[1] is Ellipsis else len(args)
+        ok = (isinstance(value, list) and (n is None or len(value) == n)
+              and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+        return None if ok else f"a list of {n or 'one or more'} integers"
+    return None
+
+
+class _Reader:
+    """One pass over an open IR file; every check raises :class:`IRFormatError` naming the file and the place."""
+
+    def __init__(self, path, f: h5py.File):
+        self.path, self.f = path, f
+        self.size = os.path.getsize(path)
+        self.version = IR_VERSION
+
+    def error(self, where: str, expected: str, found: str) -> IRFormatError:
+        return IRFormatError(f"{self.path}: {where}: expected {expected}, found {found}")
+
+    @contextlib.contextmanager
+    def hdf5(self, where: str):
+        """Turns a failure inside h5py (corrupt or truncated file) into an IRFormatError."""
+        try:
+            yield
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError) as e:
+            raise IRFormatError(f"{self.path}: {where}: corrupt or unreadable HDF5 data "
+                                f"({type(e).__name__}: {e})") from None
+
+    def attrs(self, obj, where: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+        """Every attribute of ``obj``; all of ``allowed`` must be there and nothing else."""
+        with self.hdf5(where):
+            found = {name: obj.attrs[name] for name in obj.attrs}
+        for name in allowed:
+            if name not in found:
+                raise self.error(where, f"attribute {name!r}", "none")
+        unknown = sorted(set(found) - set(allowed))
+        if unknown:
+            raise self.error(where, f"only the attributes {list(allowed)}", f"unknown attribute(s) {unknown}")
+        return found
+
+    def members(self, group, where: str, allowed: set[str]) -> dict[str, Any]:
+        """The groups and datasets in ``group`` (hard links only), all named in ``allowed``."""
+        with self.hdf5(where):
+            links = {name: group.get(name, getlink=True) for name in group}
+        unknown = sorted(set(links) - allowed)
+        if unknown:
+            raise self.error(where, f"only the members {sorted(allowed)}", f"unknown member(s) {unknown}")
+        for name, link in links.items():
+            if not isinstance(link, h5py.HardLink):
+                raise self.error(f"{where}/{name}", "a group or dataset",
+                                 f"a {type(link).__name__} (links are refused)")
+        with self.hdf5(where):
+            return {name: group[name] for name in links}
+
+    def text(self, value, where: str) -> str:
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise self.error(where, "UTF-8 text", f"undecodable bytes ({e})") from None
+        if not isinstance(value, str):
+            raise self.error(where, "a string", _describe(value))
+        return str(value)
+
+    def json(self, value, where: str, keys: tuple[str, ...] | None = None) -> tuple[str, dict]:
+        """The text of a JSON-object attribute and its decoded value (with exactly ``keys`` when given)."""
+        text = self.text(value, where)
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as e:
+            raise self.error(where, "a JSON object", f"undecodable text ({e})") from None
+        if not isinstance(obj, dict):
+            raise self.error(where, "a JSON object", _describe(obj))
+        if keys is not None and set(obj) != set(keys):
+            missing, unknown = sorted(set(keys) - set(obj)), sorted(set(obj) - set(keys))
+            raise self.error(where, f"the keys {list(keys)}", f"missing {missing}, unknown {unknown}")
+        return text, obj
+
+    def array(self, ds, where: str) -> np.ndarray:
+        if not isinstance(ds, h5py.Dataset):
+            raise self.error(where, "a dataset", "a group")
+        self.attrs(ds, where, ())
+        with self.hdf5(where):
+            dtype, shape = ds.dtype, ds.shape
+        if shape is None or dtype.kind not in "fiu":
+            raise self.error(where, "a numeric array", f"dtype {dtype}, shape {shape}")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > max(16 * self.size, 1 << 26):
+            raise self.error(where, f"data that fits the file ({self.size} bytes)", f"shape {shape} ({nbytes} bytes)")
+        with self.hdf5(where):
+            return np.asarray(ds[()])
+
+    def graph(self) -> Graph:
+        attrs = self.attrs_header()
+        version = self.version = attrs["version"]
+        graph_json, meta = self.json(attrs["graph"], "attribute 'graph'", _GRAPH_KEYS)
+        order = self.order(meta)
+        nodes_group = self.members(self.f, "/", {"nodes"}).get("nodes")
+        if nodes_group is None and (order or version > 1):  # version 1 wrote no group for a graph without nodes
+            raise self.error("/", "a group 'nodes'", "none")
+        if nodes_group is not None and not isinstance(nodes_group, h5py.Group):
+            raise self.error("'nodes'", "a group", "a dataset")
+        groups = self.members(nodes_group, "group 'nodes'", set(order)) if nodes_group is not None else {}
+        nodes, digests = {}, {}
+        for name in order:
+            if name not in groups:
+                raise self.error("group 'nodes'", f"a group {name!r} (listed in attribute 'graph' key 'order')", "none")
+            nodes[name], digests[name] = self.node(name, groups[name])
+        edges, input_shape, dt, metadata = (meta[k] for k in ("edges", "input_shape", "dt", "metadata"))
+        where = "attribute 'graph'"
+        if not isinstance(edges, list) or not all(
+                isinstance(e, list) and len(e) == 2 and all(isinstance(n, str) for n in e) for e in edges):
+            raise self.error(f"{where} key 'edges'", "a list of [source, target] name pairs", _describe(edges))
+        if _type_error(tuple[int, ...], input_shape):
+            raise self.error(f"{where} key 'input_shape'", "a list of one or more integers", _describe(input_shape))
+        if _type_error(float, dt):
+            raise self.error(f"{where} key 'dt'", "a number (ms)", _describe(dt))
+        if not isinstance(metadata, dict):
+            raise self.error(f"{where} key 'metadata'", "a JSON object", _describe(metadata))
+        try:
+            graph = Graph(nodes, edges, input_shape, dt, metadata, version)
+        except ValueError as e:
+            raise IRFormatError(f"{self.path}: {where}: {e}") from None
+        if version > 1:
+            self.check_digest(attrs["sha256"], _graph_digest(version, graph_json, digests), "/", "the graph")
+        return graph
+
+    def check_digest(self, stored, actual: str, where: str, what: str) -> None:
+        stored = self.text(stored, f"{where} attribute 'sha256'")
+        if stored != actual:
+            raise self.error(where, f"the sha256 recorded in attribute 'sha256' ({stored[:12]}...)", f"{actual[:12]}"
+                             f"... ({what} changed since it was written: the file is corrupt or was edited)")
+
+    def attrs_header(self) -> dict[str, Any]:
+        """The root attributes, after checking ``format`` and ``version`` (``version`` becomes an int)."""
+        with self.hdf5("/"):
+            fmt, version = self.f.attrs.get("format"), self.f.attrs.get("version")
+        if not isinstance(fmt, (str, bytes)) or self.text(fmt, "attribute 'format'") != FORMAT:
+            raise IRFormatError(f"{self.path}: not a spikeforge IR file (attribute format={fmt!r}, "
+                                f"expected {FORMAT!r})")
+        if not isinstance(version, (int, np.integer)) or isinstance(version, (bool, np.bool_)) or version < 1:
+            raise self.error("attribute 'version'", f"an integer 1..{IR_VERSION}", _describe(version))
         if version > IR_VERSION:
-            raise ValueError(f"{path}: IR version {version} is newer than this spikeforge reads ({IR_VERSION})")
-        meta = json.loads(f.attrs["graph"])
-        nodes = {}
-        for name in meta["order"]:
-            g = f[f"nodes/{name}"]
-            type_name = g.attrs["type"]
-            if type_name not in NODE_TYPES:
-                raise ValueError(f"{path}: node {name!r} has unknown type {type_name!r}; known: {sorted(NODE_TYPES)}")
-            kwargs = json.loads(g.attrs["fields"])
-            kwargs.update({k: np.asarray(g[k]) for k in g.keys()})
-            nodes[name] = NODE_TYPES[type_name](**kwargs)
-    return Graph(nodes, meta["edges"], meta["input_shape"], meta["dt"], meta["metadata"], version)
+            raise IRFormatError(f"{self.path}: IR version {version} is newer than this spikeforge reads "
+                                f"({IR_VERSION}); upgrade spikeforge")
+        attrs = self.attrs(self.f, "/", ("format", "version", "graph") + (("sha256",) if version > 1 else ()))
+        attrs["version"] = int(version)
+        return attrs
+
+    def order(self, meta: dict) -> list[str]:
+        order = meta["order"]
+        where = "attribute 'graph' key 'order'"
+        if not isinstance(order, list):
+            raise self.error(where, "a list of node names", _describe(order))
+        for name in order:
+            problem = _name_error(name)
+            if problem:
+                raise self.error(where, f"node names, each {problem}", _describe(name))
+        if len(set(order)) != len(order):
+            raise self.error(where, "distinct node names", f"{sorted({n for n in order if order.count(n) > 1})} twice")
+        return order
+
+    def node(self, name: str, group) -> tuple[Node, str]:
+        """The node stored in ``group`` and its digest."""
+        where = f"group 'nodes/{name}'"
+        if not isinstance(group, h5py.Group):
+            raise self.error(where, "a group", "a dataset")
+        attrs = self.attrs(group, where, ("type", "fields") + (("sha256",) if self.version > 1 else ()))
+        type_name = self.text(attrs["type"], f"{where} attribute 'type'")
+        cls = NODE_TYPES.get(type_name)
+        if cls is None or not dataclasses.is_dataclass(cls):
+            raise self.error(f"{where} attribute 'type'", f"a loadable node type {sorted(NODE_TYPES)}",
+                             repr(type_name))
+        fields_json, scalars = self.json(attrs["fields"], f"{where} attribute 'fields'")
+        hints = _field_hints(cls)
+        datasets = self.members(group, where, set(hints))
+        unknown = sorted(set(scalars) - set(hints))
+        if unknown:
+            raise self.error(f"{where} attribute 'fields'", f"only the fields of {type_name} {list(hints)}",
+                             f"unknown field(s) {unknown}")
+        arrays, kwargs = {}, {}
+        for fname, hint in hints.items():
+            if fname in datasets and fname in scalars:
+                raise self.error(where, f"field {fname!r} once", "both a dataset and a key in attribute 'fields'")
+            if fname in datasets:
+                place = f"dataset 'nodes/{name}/{fname}'"
+                value = arrays[fname] = self.array(datasets[fname], place)
+            elif fname in scalars:
+                place, value = f"{where} attribute 'fields' key {fname!r}", scalars[fname]
+            else:
+                raise self.error(where, f"field {fname!r} of {type_name} (a dataset or a key in attribute 'fields')",
+                                 "none")
+            problem = _type_error(hint, value)
+            if problem:
+                raise self.error(place, problem, _describe(value))
+            kwargs[fname] = value
+        try:
+            node = cls(**kwargs)
+        except ValueError as e:
+            raise IRFormatError(f"{self.path}: {where}: {e}") from None
+        for fname, value in arrays.items():
+            want = getattr(getattr(node, fname), "dtype", value.dtype)
+            if value.dtype != want:
+                raise self.error(f"dataset 'nodes/{name}/{fname}'", f"dtype {want}", f"dtype {value.dtype}")
+        digest = _node_digest(type_name, fields_json, arrays)
+        if self.version > 1:
+            self.check_digest(attrs["sha256"], digest, where, "its type, fields or arrays")
+        return node, digest
+
+
+def _field_hints(cls) -> dict[str, Any]:
+    """Field name -> type annotation (``Any`` where it cannot be resolved) of a node dataclass."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):
+        hints = {}
+    return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
