@@ -1,0 +1,272 @@
+"""NIR export/import (snn.export_nir / snn.import_nir, snn.backends.nir): round trips, the discretisation checked
+against an independent forward-Euler reading of the NIR equations, and bad input."""
+
+import warnings
+
+import h5py
+import nir
+import numpy as np
+import pytest
+import torch
+
+import snn
+from snn.backends.nir import NIRConventionWarning, NIRError
+from snn.backends.torch.simulator import build
+
+T, B = 40, 3
+
+
+def _spikes(shape, seed, p=0.3, scale=2.0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(T, B, *shape, generator=g) < p).float() * scale
+
+
+def _models():
+    torch.manual_seed(0)
+    tau = torch.linspace(2.0, 30.0, 12)
+    return {
+        "linear-lif-zero": (snn.Sequential(snn.Linear(6, 12, bias=False), snn.LIF(12, tau_mem=tau, reset="zero")), (6,)),
+        "affine-lif-subtract": (snn.Sequential(snn.Linear(6, 12), snn.LIF(12, tau_mem=7.0, threshold=0.6)), (6,)),
+        "recurrent-lif": (snn.Sequential(snn.Linear(6, 12), snn.LIF(12, reset="zero", recurrent=True)), (6,)),
+        "recurrent-cubalif": (snn.Sequential(snn.Linear(6, 12), snn.CubaLIF(12, tau_syn=3.0, reset="zero",
+                                                                             recurrent=True)), (6,)),
+        "cubalif-none-li": (snn.Sequential(snn.Linear(6, 12), snn.CubaLIF(12, reset="none", threshold=1.5),
+                                           snn.Linear(12, 4), snn.LI(4, tau_mem=tau[:4])), (6,)),
+        "conv-flatten": (snn.Sequential(snn.Conv2d(2, 3, 3, padding=1, stride=2), snn.LIF((3, 4, 4), tau_mem=5.0),
+                                        snn.Flatten((3, 4, 4)), snn.Linear(48, 5), snn.LI(5)), (2, 8, 8)),
+        "conv-nobias": (snn.Sequential(snn.Conv2d(2, 3, 3, bias=False, groups=1, dilation=2),
+                                       snn.LIF((3, 4, 4), reset="zero")), (2, 8, 8)),
+        "delays": (snn.Sequential(snn.DelayedLinear(6, 12, 7, bias=True), snn.LIF(12),
+                                  snn.DelayedLinear(12, 4, 5)), (6,)),
+    }
+
+
+MODELS = _models()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_round_trip_is_exact(name, tmp_path):
+    model, shape = MODELS[name]
+    model.eval()
+    graph = snn.lower(model, shape)
+    path = tmp_path / "m.nir"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NIRConventionWarning)  # subtract/none resets warn, tested below
+        snn.export_nir(model, path, input_shape=shape)
+    assert nir.read(path) is not None  # nir's own reader with its type checks
+    graph2, model2 = snn.import_nir(path)
+    # every parameter comes back bit for bit (node names may be reordered, the values may not)
+    assert set(graph2.nodes) == set(graph.nodes) and graph2.dt == graph.dt
+    for key, node in graph.nodes.items():
+        other = graph2.nodes[key]
+        assert type(other) is type(node)
+        for field in node.__dataclass_fields__:
+            a, b = getattr(node, field), getattr(other, field)
+            if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+                assert a is not None and b is not None and a.dtype == b.dtype and np.array_equal(a, b), (key, field)
+            else:
+                assert a == b, (key, field)
+    x = _spikes(shape, 1)
+    with torch.no_grad():
+        expected = model(x)[0]
+        assert torch.equal(build(graph2)(x), expected)
+        assert torch.equal(model2(x)[0], expected)
+    assert expected.abs().sum() > 0
+
+
+def test_rebuilt_model_trains_further():
+    model, shape = MODELS["recurrent-lif"]
+    _, model2 = snn.import_nir(snn.export_nir(model))
+    model2.train()
+    out, _ = model2(_spikes(shape, 2))
+    out.sum().backward()
+    assert model2[0].weight.grad is not None and model2[1].recurrent_weight.grad.abs().sum() > 0
+
+
+# --- the file itself: an independent forward-Euler reading of the NIR equations -----------------------------------
+
+def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
+    """Runs a NIR graph by forward Euler at ``dt`` (s), straight from the NIR equations (reset to v_reset):
+    tau dv/dt = v_leak - v + r I;  tau_syn dI/dt = -I + w_in S (CubaLIF);  a node's input is the sum of its
+    incoming edges, the previous step's value for edges that close a cycle."""
+    order, seen = [], set()
+    inp = [n for n, v in g.nodes.items() if isinstance(v, nir.Input)][0]
+
+    def visit(n):
+        if n in seen:
+            return
+        seen.add(n)
+        for s, t in g.edges:
+            if s == n:
+                visit(t)
+        order.insert(0, n)
+    visit(inp)
+    pos = {n: i for i, n in enumerate(order)}
+    state = {n: {"v": 0.0, "i": 0.0} for n in g.nodes}
+    prev = {n: 0.0 for n in g.nodes}
+    outs = []
+    for t in range(x.shape[0]):
+        cur = {}
+        for n in order:
+            v = g.nodes[n]
+            srcs = [s for s, d in g.edges if d == n]
+            total = sum((cur[s] if pos[s] < pos[n] else prev[s]) for s in srcs) if srcs else 0.0
+            if isinstance(v, nir.Input):
+                cur[n] = x[t]
+            elif isinstance(v, nir.Output):
+                cur[n] = total
+            elif isinstance(v, nir.Affine):
+                cur[n] = total @ v.weight.T + v.bias
+            elif isinstance(v, nir.Linear):
+                cur[n] = total @ v.weight.T
+            elif isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI)):
+                st = state[n]
+                tau = v.tau_mem if isinstance(v, nir.CubaLIF) else v.tau
+                if isinstance(v, nir.CubaLIF):
+                    st["i"] = st["i"] + dt / v.tau_syn * (-st["i"] + v.w_in * total)
+                    total = st["i"]
+                st["v"] = st["v"] + dt / tau * (v.v_leak - st["v"] + v.r * total)
+                if isinstance(v, nir.LI):
+                    cur[n] = st["v"]
+                else:
+                    s = (st["v"] > v.v_threshold).astype(np.float64)
+                    st["v"] = np.where(s > 0, v.v_reset, st["v"])
+                    cur[n] = s
+            else:
+                raise AssertionError(type(v))
+        prev = cur
+        outs.append(cur[[n for n, v in g.nodes.items() if isinstance(v, nir.Output)][0]])
+    return np.stack(outs)
+
+
+@pytest.mark.parametrize("name", ["linear-lif-zero", "recurrent-lif", "recurrent-cubalif"])
+@pytest.mark.parametrize("dt_ms", [1.0, 0.5])
+def test_exported_file_reproduces_our_spikes_by_forward_euler_at_its_dt(name, dt_ms, tmp_path):
+    torch.set_default_dtype(torch.float64)
+    try:
+        model, shape = _models()[name]
+        for m in model:
+            if hasattr(m, "dt"):
+                m.dt = dt_ms
+        graph = snn.lower(model)
+        path = tmp_path / "m.nir"
+        snn.export_nir(graph, path)
+        g = nir.read(path)
+        assert float(g.metadata["dt"]) == dt_ms / 1000
+        x = _spikes(shape, 3).double()
+        reference = _euler(g, x.numpy(), float(g.metadata["dt"]))
+        ours = build(graph, dtype=torch.float64)(x).numpy()
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert ours.sum() > 20
+    assert np.array_equal(ours, reference)
+
+
+def test_subtract_reset_export_warns_that_peers_reset_to_zero():
+    model, shape = MODELS["affine-lif-subtract"]
+    with pytest.warns(NIRConventionWarning, match=r"node 'lif_1'.*no 'subtract' reset"):
+        snn.export_nir(model)
+
+
+def test_delays_become_per_delay_branches(tmp_path):
+    # NIR's Delay is per channel: each distinct delay d gets a branch Delay(d * dt, every input) -> Linear holding
+    # exactly the synapses with delay d.
+    model, shape = MODELS["delays"]
+    model.eval()
+    g = snn.export_nir(model)
+    node = snn.lower(model).nodes["delaylinear_0"]
+    for d in np.unique(node.delay):
+        delay = g.nodes[f"delaylinear_0_d{d}_delay"].delay
+        assert np.allclose(delay, d * 1e-3)
+        assert np.array_equal(g.nodes[f"delaylinear_0_d{d}"].weight, np.where(node.delay == d, node.weight, 0))
+
+
+# --- bad input -------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def good_file(tmp_path):
+    model, _ = MODELS["linear-lif-zero"]
+    path = tmp_path / "good.nir"
+    snn.export_nir(model, path)
+    return path
+
+
+def test_truncated_file(good_file, tmp_path):
+    bad = tmp_path / "cut.nir"
+    data = good_file.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(NIRError, match="cut.nir"):
+        snn.import_nir(bad)
+
+
+def test_not_hdf5_and_missing_file(tmp_path):
+    bad = tmp_path / "junk.nir"
+    bad.write_bytes(b"\x89HDF not really" * 10)
+    with pytest.raises(NIRError, match="junk.nir: not a readable NIR file"):
+        snn.import_nir(bad)
+    with pytest.raises(NIRError, match="no such NIR file"):
+        snn.import_nir(tmp_path / "absent.nir")
+
+
+def test_unknown_node_type_named(good_file):
+    with h5py.File(good_file, "r+") as f:
+        del f["node/nodes/lif_1/type"]
+        f["node/nodes/lif_1"].create_dataset("type", data="Astrocyte", dtype=h5py.string_dtype())
+    with pytest.raises(NIRError, match=r"node 'lif_1': unknown NIR node type 'Astrocyte'"):
+        snn.import_nir(good_file)
+
+
+def test_missing_parameter_named(good_file):
+    with h5py.File(good_file, "r+") as f:
+        del f["node/nodes/lif_1/tau"]
+    with pytest.raises(NIRError, match=r"node 'lif_1' \(LIF\): missing parameter\(s\) \['tau'\]"):
+        snn.import_nir(good_file)
+
+
+def test_shapes_that_do_not_chain_named():
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([5])}),
+                            "fc": nir.Linear(weight=np.ones((3, 4))),
+                            "output": nir.Output(output_type={"output": np.array([3])})},
+                     edges=[("input", "fc"), ("fc", "output")], metadata={"dt": 1e-3}, type_check=False)
+    with pytest.raises(NIRError, match=r"node 'fc' \(Linear\): expects input shape \(4,\).*\(5,\).*do not chain"):
+        snn.import_nir(g)
+
+
+@pytest.mark.parametrize("node", [nir.Threshold(threshold=np.ones(4)), nir.I(r=np.ones(4))])
+def test_unsupported_node_named(node):
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4])}), "odd": node,
+                            "output": nir.Output(output_type={"output": np.array([4])})},
+                     edges=[("input", "odd"), ("odd", "output")], metadata={"dt": 1e-3})
+    with pytest.raises(NIRError, match=rf"node 'odd' \({type(node).__name__}\): NIR node type .* not supported"):
+        snn.import_nir(g)
+
+
+def _lif_graph(tau, r, meta=None, **extra):
+    n = len(tau)
+    params = dict(tau=np.asarray(tau, float), r=np.asarray(r, float), v_leak=np.zeros(n), v_threshold=np.ones(n))
+    params.update(extra)
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([n])}), "lif": nir.LIF(**params),
+                               "output": nir.Output(output_type={"output": np.array([n])})},
+                        edges=[("input", "lif"), ("lif", "output")], metadata=meta or {})
+
+
+def test_ambiguous_file_asks_for_dt_or_convention():
+    g = _lif_graph([0.02, 0.03], [1.0, 1.0])
+    with pytest.raises(NIRError, match=r"ambiguous time step.*dt=.*convention="):
+        snn.import_nir(g)
+    with pytest.warns(NIRConventionWarning, match="dt = 0.001 s"):
+        graph, _ = snn.import_nir(_lif_graph([0.02, 0.03], [1.0, 1.0], {"dt": 1e-3}))
+    # forward Euler at 1 ms: beta = 1 - dt/tau; gain dt*r/tau folded into the threshold
+    assert np.allclose(np.exp(-1.0 / graph.nodes["lif"].tau_mem), [1 - 1 / 20, 1 - 1 / 30], rtol=1e-6)
+    assert np.allclose(graph.nodes["lif"].threshold, [20.0, 30.0], rtol=1e-6)
+    graph, _ = snn.import_nir(g, dt=1e-3)
+    assert np.allclose(graph.nodes["lif"].threshold, [20.0, 30.0], rtol=1e-6)
+
+
+def test_parameters_our_neurons_cannot_express_are_named():
+    with pytest.raises(NIRError, match=r"node 'lif' \(LIF\): v_leak != 0"):
+        snn.import_nir(_lif_graph([0.02], [20.0], {"dt": 1e-3}, v_leak=np.ones(1)))
+    with pytest.raises(NIRError, match=r"node 'lif' \(LIF\): v_reset != 0"):
+        snn.import_nir(_lif_graph([0.02], [20.0], {"dt": 1e-3}, v_reset=np.ones(1)))
+    with pytest.raises(NIRError, match=r"node 'lif' \(LIF\): tau: every value must exceed the step"):
+        snn.import_nir(_lif_graph([1e-4], [1.0], {"dt": 1e-3}))
