@@ -29,7 +29,7 @@ class Imported(NamedTuple):
 
 
 def export_nir(model_or_graph, path: str | os.PathLike | None = None, *, input_shape=None,
-               dt: Optional[float] = None):
+               dt: Optional[float] = None, gain: str = "r"):
     """A ``nir.NIRGraph`` of a model (lowered with :func:`snn.lower`, in ``eval()`` semantics: integer delays) or of
     an IR graph; written to ``path`` (``nir.write`` HDF5) when given.
 
@@ -37,6 +37,8 @@ def export_nir(model_or_graph, path: str | os.PathLike | None = None, *, input_s
         input_shape: feature shape of one input step, for models whose first layer does not declare it.
         dt: the NIR step in seconds one model step stands for (default: the model's ``dt`` ms / 1000); write
             ``dt=1e-4`` for snnTorch 1.0.0's importer, which assumes that step.
+        gain: ``"r"`` (``r = tau / dt``) or ``"threshold"`` (``r = 1``, for Norse 1.1.0's importer); see
+            :func:`snn.backends.nir.to_nir`.
     """
     if isinstance(model_or_graph, ir.Graph):
         graph = model_or_graph
@@ -44,7 +46,7 @@ def export_nir(model_or_graph, path: str | os.PathLike | None = None, *, input_s
         graph = lower(model_or_graph, input_shape)
     else:
         raise TypeError(f"export_nir: expected an nn.Module or an snn.ir.Graph, got {type(model_or_graph).__name__}")
-    g = nir_backend.to_nir(graph, dt=dt)
+    g = nir_backend.to_nir(graph, dt=dt, gain=gain)
     if path is not None:
         nir_backend.write(g, path)
     return g

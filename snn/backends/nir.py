@@ -75,7 +75,7 @@ def _leak(tau_ms: np.ndarray, dt_ms: float, dt_s: float) -> tuple[np.ndarray, np
     return tau, tau / dt_s
 
 
-def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, nir) -> dict:
+def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str, nir) -> dict:
     """NIR nodes for one IR node: ``{nir_name: nir_node}``; the first is the node itself."""
     meta = {}
     if isinstance(node, ir.Linear):
@@ -108,6 +108,8 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, nir) -> di
             out = {name: nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau, r=r, v_leak=zeros, v_threshold=thr,
                                      v_reset=zeros, w_in=w_in, metadata=meta)}
         else:
+            if gain == "threshold":  # r = 1: the Euler input gain dt/tau = 1 - beta scales v, so the threshold too
+                r, thr = np.ones_like(r), thr * dt_s / tau
             out = {name: nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros, metadata=meta)}
         if node.recurrent_weight is not None:
             out[f"{name}_rec"] = nir.Linear(weight=node.recurrent_weight)
@@ -124,7 +126,7 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, nir) -> di
                    "Linear, Conv2d, Flatten, LIF, CubaLIF, LI, DelayLinear")
 
 
-def to_nir(graph: ir.Graph, *, dt: Optional[float] = None) -> "nir.NIRGraph":  # noqa: F821
+def to_nir(graph: ir.Graph, *, dt: Optional[float] = None, gain: str = "r") -> "nir.NIRGraph":  # noqa: F821
     """The NIR graph of an IR graph.
 
     Args:
@@ -132,16 +134,21 @@ def to_nir(graph: ir.Graph, *, dt: Optional[float] = None) -> "nir.NIRGraph":  #
         dt: the NIR step in seconds that one of our steps stands for (default ``graph.dt / 1000``); written to the
             graph metadata ``dt``. snnTorch 1.0.0's importer assumes 1e-4 whatever the file says: pass ``dt=1e-4`` to
             write a file it reads right.
+        gain: where a LIF's input gain goes: ``"r"`` (default, ``r = tau / dt``, snnTorch's convention) or
+            ``"threshold"`` (``r = 1``, ``v_threshold = threshold * dt / tau``: the same dynamics with ``v`` scaled by
+            ``dt / tau``; Norse 1.1.0's importer ignores ``r`` on LIF and reads these files right).
     """
     nir = _nir()
     dt_s = graph.dt / 1000.0 if dt is None else float(dt)
     if not (math.isfinite(dt_s) and dt_s > 0):
         raise NIRError(f"export_nir: dt: expected a step > 0 in seconds, got {dt!r}")
+    if gain not in ("r", "threshold"):
+        raise NIRError(f"export_nir: gain: expected 'r' or 'threshold', got {gain!r}")
     nodes = {ir.INPUT: nir.Input(input_type={"input": np.array(graph.input_shape)})}
     entries, exits, edges = {ir.INPUT: [ir.INPUT]}, {ir.INPUT: [ir.INPUT]}, []
     for name in graph.topological_order():
         node = graph.nodes[name]
-        made = _export_node(name, node, graph.dt, dt_s, nir)
+        made = _export_node(name, node, graph.dt, dt_s, gain, nir)
         clash = sorted(set(made) & (set(nodes) | {ir.OUTPUT}))
         if clash:
             raise NIRError(f"export_nir: node {name!r}: the NIR names {clash} it needs are taken by other nodes")
@@ -281,6 +288,10 @@ def _choose_dt(g, nodes: dict, dt: Optional[float], convention: Optional[str], w
             raise NIRError(f"{where}: dt: expected a step > 0 in seconds, got {dt!r}")
         return dt_s, convention or "dt"
     if convention is not None and CONVENTIONS[convention] is not None:
+        warnings.warn(f"{where}: read with the {convention} convention at dt = {CONVENTIONS[convention]:g} s "
+                      "(forward Euler)" + (": Norse 1.1.0 writes tau = 1e-3 / tau_inv, 1000x below the time constant, "
+                                          "so its files reproduce Norse at dt = 1e-6 s" if convention == "norse" else ""),
+                      NIRConventionWarning, stacklevel=4)
         return CONVENTIONS[convention], convention
     if "dt" in meta:
         dt_s = float(np.asarray(meta["dt"]).reshape(-1)[0])
@@ -381,6 +392,11 @@ class _Importer:
             raise self.error(name, "v_reset != 0 is not supported; expected v_reset = 0 (our zero reset)")
         if isinstance(node, nir.CubaLIF):
             tau_syn, w_in = np.broadcast_to(tau_syn, shape), np.broadcast_to(w_in, shape)
+            if self.convention == "norse":  # Norse adds its input to the current unscaled but writes w_in = 1
+                w_in = tau_syn / self.dt_s
+                warnings.warn(f"{self.where}: node {name!r}: Norse convention: w_in set to tau_syn / dt (Norse's "
+                              "current jumps by its input; Norse 1.1.0 writes w_in = 1)", NIRConventionWarning,
+                              stacklevel=5)
             gain = gain * self.dt_s * w_in / tau_syn
             tau_syn = self._exact(node, "spikeforge_tau_syn", self._decay(name, tau_syn, "tau_syn"))
         if np.any(gain <= 0):
