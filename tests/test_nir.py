@@ -270,3 +270,45 @@ def test_parameters_our_neurons_cannot_express_are_named():
         snn.import_nir(_lif_graph([0.02], [20.0], {"dt": 1e-3}, v_reset=np.ones(1)))
     with pytest.raises(NIRError, match=r"node 'lif' \(LIF\): tau: every value must exceed the step"):
         snn.import_nir(_lif_graph([1e-4], [1.0], {"dt": 1e-3}))
+
+
+# --- command line ----------------------------------------------------------------------------------------------------
+
+def test_cli_export_target_nir(tmp_path, capsys):
+    from snn.cli import main
+
+    model, shape = MODELS["recurrent-lif"]
+    snn.ir.save(snn.lower(model), tmp_path / "m.h5")
+    out = tmp_path / "m.nir"
+    assert main(["export", "--target", "nir", str(tmp_path / "m.h5"), "--out", str(out)]) == 0
+    assert "NIR nodes to" in capsys.readouterr().out
+    graph, _ = snn.import_nir(out)
+    x = _spikes(shape, 9)
+    with torch.no_grad():
+        assert torch.equal(build(graph)(x), model(x)[0])
+    # an existing file needs --overwrite; Lava-only options are refused, not ignored; and the other way round
+    assert main(["export", "--target", "nir", str(tmp_path / "m.h5"), "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["export", "--target", "nir", str(tmp_path / "m.h5"), "--out", str(out), "--overwrite",
+                 "--nir-dt", "1e-4"]) == 0
+    assert float(nir.read(out).metadata["dt"]) == 1e-4
+    assert main(["export", "--target", "nir", str(tmp_path / "m.h5"), "--out", str(out), "--lossy"]) == 2
+    assert "--lossy do(es) not apply to --target nir" in capsys.readouterr().err
+    assert main(["export", "--target", "lava", str(tmp_path / "m.h5"), "--out", str(tmp_path / "x"),
+                 "--nir-gain", "threshold"]) == 2
+    assert "--nir-gain do(es) not apply to --target lava" in capsys.readouterr().err
+
+
+def test_snn_run_reads_a_nir_file_and_asks_for_the_dataset(tmp_path, capsys):
+    from snn.backends.lava.cli import load_source
+    from snn.cli import main
+
+    model, shape = MODELS["linear-lif-zero"]
+    snn.export_nir(model, tmp_path / "m.nir")
+    src = load_source(tmp_path / "m.nir")
+    assert src.loss_kind == "sum" and src.data is None
+    x = _spikes(shape, 10)
+    with torch.no_grad():
+        assert torch.equal(build(src.graph)(x), model(x)[0])
+    assert main(["run", str(tmp_path / "m.nir"), "--backend", "loihi"]) == 2
+    assert "--data: expected a dataset name" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``snn export --target lava`` and ``snn run --backend lava|lava-fixed|loihi``."""
+"""``snn export --target lava|nir`` and ``snn run --backend lava|lava-fixed|loihi`` (nir: :mod:`snn.nir_cli`)."""
 
 from __future__ import annotations
 
@@ -26,13 +26,17 @@ class Source:
 
 def load_source(path: str | Path) -> Source:
     """An IR file (``snn.ir.save`` output, with the data options and prediction rule it records, see
-    :mod:`snn.train.model_file`), a checkpoint file or a training run folder."""
+    :mod:`snn.train.model_file`), a NIR file (``.nir``), a checkpoint file or a training run folder."""
     from ... import ir
     from ...train import model_file
 
     p = Path(path)
     if not p.exists():
         raise ValueError(f"model: {str(p)!r} does not exist (expected an IR .h5 file, a checkpoint or a run folder)")
+    if p.is_file() and p.suffix == ".nir":  # a NIR file records no dataset or prediction rule: --data, sum rule
+        from ...nir_io import import_nir
+
+        return Source(import_nir(p).graph)
     if p.is_file() and p.suffix == ".h5":
         graph = ir.load(p)
         return Source(graph, model_file.trained_loss_kind(graph, str(p)), model_file.trained_data(graph, str(p)))
@@ -55,6 +59,11 @@ def _check_out(out: Path, overwrite: bool) -> None:
 
 
 def _cmd_export(args) -> int:
+    from ... import nir_cli
+
+    if args.target == "nir":  # the NIR target lives in snn/nir_cli.py
+        return nir_cli.export_command(args)
+    nir_cli.refuse(args, nir_cli.NIR_ONLY, "lava")
     from .backend import prepare
     from .netx import export
     from .quantize import QuantConfig
@@ -143,6 +152,8 @@ def _guarded(fn):
 
 
 def register(sub) -> None:
+    from ... import nir_cli
+
     p = sub.add_parser(
         "export", help="quantise a model and write it in the lava-dl netx HDF5 format (+ manifest.json)",
         description="Quantises MODEL to Loihi 2 integers (8-bit weights at exponent 0 as lava-dl netx runs them, "
@@ -151,8 +162,9 @@ def register(sub) -> None:
                     "The directory appears atomically. Layers that do not fit Loihi's ranges are named in the error.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model", help="IR file (.h5 from snn.ir.save), checkpoint (.pt) or training run folder")
-    p.add_argument("--target", choices=["lava"], default="lava", help="export format")
-    p.add_argument("--out", required=True, help="output directory (created; must be empty unless --overwrite)")
+    p.add_argument("--target", choices=["lava", "nir"], default="lava", help="export format")
+    p.add_argument("--out", required=True, help="output directory (created; must be empty unless --overwrite); "
+                                                "for --target nir, the .nir file")
     p.add_argument("--vth-bits", type=int, default=12, help="scale each layer so its threshold is <= 2**BITS")
     p.add_argument("--overwrite", action="store_true", help="replace an existing export directory")
     p.add_argument("--spikeforge-extensions", action="store_true",
@@ -160,6 +172,7 @@ def register(sub) -> None:
                         "the file is then readable by spikeforge only")
     p.add_argument("--lossy", action="store_true", help="export even when quantisation loses more than 5%% on a "
                                                         "threshold, weight matrix or time constant (warns)")
+    nir_cli.add_arguments(p)
     p.set_defaults(func=_guarded(_cmd_export))
 
     p = sub.add_parser(
@@ -168,7 +181,8 @@ def register(sub) -> None:
                     "accuracy, the prediction agreement with torch and the time per sample. lava and lava-fixed run "
                     "lava-nc's Loihi2SimCfg on CPU (seconds per batch); loihi is the bit-exact integer simulator.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("model", help="IR file (.h5), checkpoint (.pt) or training run folder")
+    p.add_argument("model", help="IR file (.h5), NIR file (.nir; needs --data), checkpoint (.pt) or training run "
+                                 "folder")
     p.add_argument("--backend", choices=BACKENDS, default="lava-fixed", help="where to run")
     p.add_argument("--data", help="dataset name (default: the one the model was trained on); its frames are binned "
                                   "with the options the model was trained with")
