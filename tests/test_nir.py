@@ -25,7 +25,8 @@ def _models():
     torch.manual_seed(0)
     tau = torch.linspace(2.0, 30.0, 12)
     return {
-        "linear-lif-zero": (snn.Sequential(snn.Linear(6, 12, bias=False), snn.LIF(12, tau_mem=tau, reset="zero")), (6,)),
+        "linear-lif-zero": (snn.Sequential(snn.Linear(6, 12, bias=False), snn.LIF(12, tau_mem=tau, reset="zero")),
+                            (6,)),
         "affine-lif-subtract": (snn.Sequential(snn.Linear(6, 12), snn.LIF(12, tau_mem=7.0, threshold=0.6)), (6,)),
         "recurrent-lif": (snn.Sequential(snn.Linear(6, 12), snn.LIF(12, reset="zero", recurrent=True)), (6,)),
         "recurrent-cubalif": (snn.Sequential(snn.Linear(6, 12), snn.CubaLIF(12, tau_syn=3.0, reset="zero",

@@ -174,7 +174,8 @@ def test_our_files_import_into_snntorch_and_spike_as_ours(kind, tmp_path):
     with torch.no_grad():
         expected = model(x)[0]
     path = tmp_path / "ours.nir"
-    snn.export_nir(model, path, input_shape=shape, dt=1e-4)  # snnTorch's importer assumes 1e-4 s per step whatever the file says
+    # snnTorch's importer assumes 1e-4 s per step whatever the file says
+    snn.export_nir(model, path, input_shape=shape, dt=1e-4)
     peer = import_from_nir(nir.read(path))
     assert expected.sum() > 10
     assert torch.equal(_run(peer, x, reset=lambda m: None), expected)
@@ -217,7 +218,8 @@ def test_our_files_import_into_norse_and_spike_as_ours(kind, tmp_path):
     with torch.no_grad():
         expected = model(x)[0]
     path = tmp_path / "ours.nir"
-    snn.export_nir(model, path, input_shape=shape, gain="threshold")  # Norse ignores r on LIF: put the gain in the threshold
+    # Norse ignores r on LIF: put the gain in the threshold
+    snn.export_nir(model, path, input_shape=shape, gain="threshold")
     peer = norse.from_nir(nir.read(path), dt=1e-3)
     assert expected.sum() > 10
     assert torch.equal(_run(peer, x), expected)

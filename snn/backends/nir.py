@@ -288,10 +288,10 @@ def _choose_dt(g, nodes: dict, dt: Optional[float], convention: Optional[str], w
             raise NIRError(f"{where}: dt: expected a step > 0 in seconds, got {dt!r}")
         return dt_s, convention or "dt"
     if convention is not None and CONVENTIONS[convention] is not None:
+        why = (": Norse 1.1.0 writes tau = 1e-3 / tau_inv, 1000x below the time constant, so its files reproduce "
+               "Norse at dt = 1e-6 s") if convention == "norse" else ""
         warnings.warn(f"{where}: read with the {convention} convention at dt = {CONVENTIONS[convention]:g} s "
-                      "(forward Euler)" + (": Norse 1.1.0 writes tau = 1e-3 / tau_inv, 1000x below the time constant, "
-                                          "so its files reproduce Norse at dt = 1e-6 s" if convention == "norse" else ""),
-                      NIRConventionWarning, stacklevel=4)
+                      f"(forward Euler){why}", NIRConventionWarning, stacklevel=4)
         return CONVENTIONS[convention], convention
     if "dt" in meta:
         dt_s = float(np.asarray(meta["dt"]).reshape(-1)[0])
