@@ -100,7 +100,7 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
         if node.reset != "zero":
             warnings.warn(f"export_nir: node {name!r}: NIR has no {node.reset!r} reset (it resets to v_reset = 0); "
                           "the reset is kept in the node's metadata for spikeforge, other readers will reset to zero",
-                          NIRConventionWarning, stacklevel=3)
+                          NIRConventionWarning, stacklevel=4)
         thr = _f64(node.threshold)
         if isinstance(node, ir.CubaLIF):
             tau_syn, w_in = _leak(node.tau_syn, dt_ms, dt_s)
