@@ -352,3 +352,19 @@ def test_import_leaves_the_nir_graph_as_it_was():
     assert dict(g.nodes) == before[0] and list(g.edges) == before[1]
     for k, v in g.nodes.items():
         assert all(vars(v)[f] is before[2][k][f] for f in before[2][k])
+
+
+def test_snn_eval_reads_a_nir_file(tmp_path, capsys, ndigits_root):
+    from snn.cli import main
+
+    torch.manual_seed(0)
+    model = snn.Sequential(snn.Flatten((2, 34, 34)), snn.Linear(2 * 34 * 34, 10), snn.LI(10))
+    path = tmp_path / "m.nir"
+    snn.export_nir(model, path)
+    root = f"data.root={ndigits_root}"
+    assert main(["eval", str(path), "--quiet", "--set", root]) == 2
+    assert "--dataset: expected a dataset name" in capsys.readouterr().err
+    assert main(["eval", str(path), "--dataset", "ndigits", "--quiet", "--out", str(tmp_path), "--set", root,
+                 "--set", "loss.kind=max"]) == 0
+    out = capsys.readouterr().out
+    assert "ndigits test: accuracy" in out and (tmp_path / "eval-ndigits-test-torch.json").is_file()

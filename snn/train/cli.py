@@ -138,12 +138,26 @@ def _cmd_eval(args) -> int:
     from .evaluate import evaluate_on_backend
     from .plots import plot_confusion
 
-    path = resolve(args.checkpoint)
-    model, cfg = load_model(path)
+    path = Path(args.checkpoint)
+    if path.suffix == ".nir":  # a NIR file records no dataset or prediction rule: --dataset and loss.kind say them
+        from ..nir_io import import_nir
+        from .config import Config
+
+        if not args.dataset:
+            raise ValueError(f"snn eval: --dataset: expected a dataset name ({path} is a NIR file, which does not "
+                             "record the dataset)")
+        model, cfg, allowed = import_nir(path).model, Config(), ("data.", "loss.kind=")
+        if model is None:
+            raise ValueError(f"snn eval: {path}: the NIR graph is not a chain of front-end layers; run it with "
+                             "snn run instead")
+    else:
+        path = resolve(args.checkpoint)
+        (model, cfg), allowed = load_model(path), ("data.",)
     overrides = ([f"data.name={args.dataset}"] if args.dataset else []) + _overrides(args)
-    bad = [o for o in overrides if not o.startswith("data.")]
+    bad = [o for o in overrides if not o.startswith(allowed)]
     if bad:
-        raise ValueError(f"snn eval: only data.* keys may be overridden, got {bad}")
+        keys = "data.* keys" + (" and loss.kind" if len(allowed) > 1 else "")
+        raise ValueError(f"snn eval: only {keys} may be overridden, got {bad}")
     cfg = from_dict(apply_overrides(cfg.to_dict(), overrides))
     dataset = load_split(cfg.data, args.split)
     first = tuple(dataset.feature_shape)
@@ -205,7 +219,8 @@ def register(sub) -> None:
                        description="Rebuild a trained model from a checkpoint, lower it to the IR, run it on a "
                                    "backend and apply the training prediction rule. Prints accuracy and the "
                                    "confusion matrix; saves both (JSON + PNG) beside the run.")
-    p.add_argument("checkpoint", help="a checkpoint file or a run folder (uses checkpoints/best.pt)")
+    p.add_argument("checkpoint", help="a checkpoint file, a run folder (uses checkpoints/best.pt) or a NIR file "
+                                      "(.nir; needs --dataset; prediction rule loss.kind, default sum)")
     p.add_argument("--dataset", help="dataset name (default: the one it was trained on)")
     p.add_argument("--split", default="test", choices=["train", "test"], help="split to evaluate (default test)")
     p.add_argument("--backend", default="torch", help="backend of snn.backends (default torch; see `snn info`)")
