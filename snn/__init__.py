@@ -17,8 +17,9 @@ from .synapses import AxonalDelayedLinear, Conv2d, DelayedLinear, Flatten, Linea
 from .synapses import AvgPool2d, SumPool2d  # noqa: E402
 from .synapses import delay_lowering as _delay_lowering  # noqa: E402,F401  (registers the delay lowerings)
 from .layers import SequenceBatchNorm, SequenceDropout  # noqa: E402
+from . import encoders  # noqa: E402
 
 __all__ = ["LIF", "CubaLIF", "LI", "Linear", "Conv2d", "Flatten", "Sequential", "DelayedLinear",
            "AxonalDelayedLinear", "SequenceBatchNorm", "SequenceDropout", "lower", "register_lowering",
            "ir", "backends", "Surrogate", "surrogate", "SURROGATES", "__version__",
-           "IF", "AdLIF", "SumPool2d", "AvgPool2d"]
+           "IF", "AdLIF", "SumPool2d", "AvgPool2d", "encoders"]
