@@ -11,8 +11,9 @@ Discrete-time dynamics per step of ``dt`` ms (SPEC §1-2), with ``beta = exp(-dt
            none      v_t unchanged
 
 A recurrent layer adds ``W_rec @ s_{t-1}`` to ``x_t``. LI is ``v_t = beta * v_{t-1} + x_t`` with ``v_t`` as its
-output. IF is LIF with ``beta = 1`` (no ``tau_mem``). Use LIF for spiking hidden layers, CubaLIF where a synaptic filter (a second time constant) helps, LI as a
-readout whose membrane is fed to the loss.
+output. IF is LIF with ``beta = 1`` (no ``tau_mem``). Use LIF for spiking hidden layers, CubaLIF where a synaptic
+filter (a second time constant) helps, LI as a readout whose membrane is fed to the loss, IF where the membrane must
+not forget (rate codes, converted ANNs).
 
 Each model is a pure ``*_step`` function on explicit state, a ``*_sequence`` function that runs a whole
 ``(T, B, ...)`` sequence (the one place a faster kernel replaces), and a thin ``nn.Module`` that owns parameters.

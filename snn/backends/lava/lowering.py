@@ -2,8 +2,8 @@
 
 The chain ``input -> synapse nodes -> neuron node -> synapse nodes -> neuron node ... -> output`` becomes one
 :class:`Layer` per neuron node. Consecutive synapse nodes (``Linear``, ``Conv2d``, ``Flatten``, ``SumPool2d``,
-``AvgPool2d``) compose into one ``Dense`` (a convolution or a pooling is unrolled to its dense matrix); a ``DelayLinear`` becomes a ``DelayDense``; a bias moves
-into the neuron (Lava adds ``bias_mant`` to ``v``).
+``AvgPool2d``) compose into one ``Dense`` (a convolution or a pooling is unrolled to its dense matrix); a
+``DelayLinear`` becomes a ``DelayDense``; a bias moves into the neuron (Lava adds ``bias_mant`` to ``v``).
 
 Extension point: :func:`register_synapse` / :func:`register_neuron` say how an IR node type lowers;
 :func:`register_neuron_kind` says which Lava process (built-in or custom, see :mod:`.processes`) runs a neuron kind
