@@ -119,3 +119,26 @@ def test_encoders_inside_a_model():
 def test_bad_arguments(build, match):
     with pytest.raises(ValueError, match=match):
         build()
+
+
+@pytest.mark.timeout(300)
+def test_digits_spikes_dataset_is_the_encoders_output(tmp_path):
+    from snn import datasets as D
+    from snn.datasets.ndigits import digits, is_test
+
+    images, labels = digits()
+    test_index = np.flatnonzero(is_test(np.arange(len(labels))))
+    lat = D.frames("digits-spikes", "test", root=tmp_path, options={"encoding": "latency", "steps": 20},
+                   duration=20.0)
+    assert len(lat) == len(test_index) == 360
+    want = LatencyEncoder(20)(torch.from_numpy(images[test_index].reshape(-1, 64)))  # (20, 360, 64)
+    for k in (0, 7, 359):
+        x, y = lat[k]
+        assert y == labels[test_index[k]]
+        torch.testing.assert_close(torch.as_tensor(x), want[:, k], rtol=0, atol=0)
+    rate = D.frames("digits-spikes", "train", root=tmp_path, options={"seed": 3})
+    i = int(np.flatnonzero(~is_test(np.arange(len(labels))))[5])
+    ref = RateEncoder(30, gain=0.5, seed=3).transform(torch.from_numpy(images[i].reshape(64)), index=i)
+    torch.testing.assert_close(torch.as_tensor(rate[5][0]), ref, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="digits-spikes: encoding"):
+        D.frames("digits-spikes", "train", root=tmp_path, options={"encoding": "delta"})
