@@ -38,7 +38,7 @@ from torch import nn
 
 from .. import _checks
 from ..surrogate import Surrogate
-from .lif import LIF
+from .lif import LIF, _per_neuron
 
 __all__ = ["AdLIFState", "AdLIFDynamics", "adlif_step", "adlif_sequence", "AdLIF", "A_RANGE", "B_RANGE"]
 
@@ -137,7 +137,7 @@ class AdLIF(LIF):
         self.q = float(q)
         self.learn_adaptation = bool(learn_adaptation)
         for key, value, (lo, hi) in (("a", a, A_RANGE), ("b", b, B_RANGE)):
-            t = _coupling(key, value, self.shape, name)
+            t = _per_neuron(key, value, self.shape, name, zero=True)
             if self.learn_adaptation:
                 if not bool(((t >= lo) & (t <= hi)).all()):
                     raise ValueError(f"{name}: {key}: expected values in [{lo}, {hi}] when learned "
@@ -178,14 +178,3 @@ class AdLIF(LIF):
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, tau_adapt (ms), q={self.q}, learn_adaptation={self.learn_adaptation}"
 
-
-def _coupling(name: str, value, shape: tuple[int, ...], where: str) -> torch.Tensor:
-    """A finite, non-negative scalar or tensor broadcast to ``shape`` (``a`` and ``b`` may be 0)."""
-    t = torch.as_tensor(value).to(torch.get_default_dtype())
-    if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
-        raise ValueError(f"{where}: {name}: expected finite values >= 0, got {value!r}")
-    try:
-        return t.expand(shape).clone()
-    except RuntimeError:
-        raise ValueError(f"{where}: {name}: expected a scalar or a tensor broadcastable to {shape}, "
-                         f"got shape {tuple(t.shape)}") from None

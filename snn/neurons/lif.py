@@ -131,10 +131,14 @@ TAU_RANGE_MS = (1e-2, 1e5)
 THRESHOLD_MIN = 1e-3
 
 
-def _per_neuron(name: str, value, shape: tuple[int, ...], where: str) -> torch.Tensor:
-    """A positive scalar or tensor broadcast to a per-neuron tensor of ``shape`` (torch's default dtype)."""
+def _per_neuron(name: str, value, shape: tuple[int, ...], where: str, *, zero: bool = False) -> torch.Tensor:
+    """A positive (``zero=True``: non-negative) finite scalar or tensor broadcast to a per-neuron tensor of ``shape``
+    (torch's default dtype)."""
     t = torch.as_tensor(value).to(torch.get_default_dtype())
-    _checks.positive(name, t, where=where)
+    if not zero:
+        _checks.positive(name, t, where=where)
+    elif not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
+        raise ValueError(f"{where}: {name}: expected finite values >= 0, got {value!r}")
     try:
         return t.expand(shape).clone()
     except RuntimeError:
