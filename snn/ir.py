@@ -10,7 +10,12 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
     LIF      v = beta v + x [+ W_rec s_prev];  s = H(v - threshold);  reset subtract | zero | none
     CubaLIF  i = alpha i + x [+ W_rec s_prev]; v = beta v + i; s = H(v - threshold); reset as LIF
     LI       v = beta v + x;  output v
-with ``beta = exp(-dt / tau_mem)`` and ``alpha = exp(-dt / tau_syn)``.
+    IF       v = v + x [+ W_rec s_prev];  s = H(v - threshold);  reset as LIF     (no leak, no dt)
+    AdLIF    u = alpha u + (1 - alpha)(x [+ W_rec s_prev] - w); s = H(u - threshold); reset;
+             w = beta w + (1 - beta)(a u + b s)   here alpha = exp(-dt / tau_mem), beta = exp(-dt / tau_adapt)
+    SumPool2d  y = sum of each kernel_size window (stride, zero padding) per channel, on frames (C, H, W)
+    AvgPool2d  y = SumPool2d / (kH kW)   (padding counts as zeros in the mean)
+with ``beta = exp(-dt / tau_mem)`` and ``alpha = exp(-dt / tau_syn)`` (AdLIF: the paper's letters, on its line).
 
 A graph has one input and one output: the pseudo-names ``"input"`` and ``"output"`` appear in its edges. A node
 with several incoming edges receives their sum. New node types register with :func:`register_node`; they
@@ -734,3 +739,124 @@ def _field_hints(cls) -> dict[str, Any]:
     except (NameError, TypeError):
         hints = {}
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
+
+
+# --- nodes added with the adaptive neurons, IF and pooling (issue 14) ---------------------------------------------
+
+@register_node
+@dataclass(eq=False)
+class IF(Node):
+    """Integrate-and-fire, no leak: ``v = v + x [+ W_rec s_prev]; s = H(v - threshold)``; ``reset`` in {subtract,
+    zero, none}. ``threshold`` per neuron (its shape is the layer's); ``recurrent_weight`` (n, n) or None."""
+
+    threshold: np.ndarray
+    reset: str
+    recurrent_weight: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        self.threshold = _array("threshold", self.threshold, "IF")
+        if self.threshold.size and not np.all(self.threshold > 0):
+            raise ValueError(f"IF: threshold: expected every value > 0, got min {self.threshold.min():g}")
+        _checks.reset_mode(self.reset, where="IF")
+        _recurrent(self, self.threshold.shape)
+
+    @property
+    def input_shape(self):
+        return tuple(self.threshold.shape)
+
+    output_shape = input_shape
+
+
+def _recurrent(node, shape: tuple[int, ...]) -> None:
+    """Validates an optional ``recurrent_weight`` (n, n) of a 1-D layer of ``shape``."""
+    if node.recurrent_weight is None:
+        return
+    where, n = type(node).__name__, int(np.prod(shape))
+    node.recurrent_weight = _array("recurrent_weight", node.recurrent_weight, where, ndim=2)
+    if node.recurrent_weight.shape != (n, n) or len(shape) != 1:
+        raise ValueError(f"{where}: recurrent_weight: expected shape ({n}, {n}) on a 1-D layer, got "
+                         f"{node.recurrent_weight.shape} on shape {tuple(shape)}")
+
+
+@register_node
+@dataclass(eq=False)
+class AdLIF(Node):
+    """Adaptive LIF, symplectic Euler (SE-adLIF, Baronig et al. 2025; equations in :mod:`snn.neurons.adaptive`).
+
+    Per neuron: ``tau_mem`` and ``tau_adapt`` (ms, > 0), ``threshold`` (> 0), ``a`` (sub-threshold coupling) and ``b``
+    (spike-triggered coupling), both >= 0 and already multiplied by the paper's factor ``q``; ``reset`` in
+    {zero, subtract, none}; ``dt`` (ms); ``recurrent_weight`` (n, n) or None.
+    """
+
+    tau_mem: np.ndarray
+    tau_adapt: np.ndarray
+    threshold: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    reset: str
+    dt: float
+    recurrent_weight: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        _neuron_arrays(self, ("tau_mem", "tau_adapt", "threshold"))
+        for name in ("a", "b"):
+            v = _array(name, getattr(self, name), "AdLIF")
+            if v.shape != self.tau_mem.shape or (v.size and v.min() < 0):
+                raise ValueError(f"AdLIF: {name}: expected values >= 0 of shape {self.tau_mem.shape} like tau_mem, "
+                                 f"got shape {v.shape}" + (f", min {v.min():g}" if v.size else ""))
+            setattr(self, name, v)
+        _checks.reset_mode(self.reset, where="AdLIF")
+        _recurrent(self, self.tau_mem.shape)
+
+    @property
+    def input_shape(self):
+        return tuple(self.tau_mem.shape)
+
+    output_shape = input_shape
+
+
+@dataclass(eq=False)
+class _Pool2d(Node):
+    """Pooling over each frame ``shape = (C, H, W)``, channel by channel: windows of ``kernel_size`` (kH, kW) every
+    ``stride`` (sH, sW) pixels over the input padded with ``padding`` (pH, pW) zeros on each side (floor mode)."""
+
+    shape: tuple[int, int, int]
+    kernel_size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        where = type(self).__name__
+        self.shape = _ints("shape", self.shape, where, length=3)
+        self.kernel_size = _ints("kernel_size", self.kernel_size, where, length=2)
+        self.stride = _ints("stride", self.stride, where, length=2)
+        self.padding = _ints("padding", self.padding, where, length=2, minimum=0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{where}: padding: expected at most half of kernel_size {self.kernel_size} on each "
+                             f"side, got {self.padding}")
+        if min(self.output_shape[1:]) < 1:
+            raise ValueError(f"{where}: shape: a {self.shape[1:]} frame gives an empty output "
+                             f"{self.output_shape[1:]} with kernel_size {self.kernel_size}, stride {self.stride}, "
+                             f"padding {self.padding}")
+
+    @property
+    def input_shape(self):
+        return self.shape
+
+    @property
+    def output_shape(self):
+        c, h, w = self.shape
+        (kh, kw), (sh, sw), (ph, pw) = self.kernel_size, self.stride, self.padding
+        return (c, (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1)
+
+
+@register_node
+@dataclass(eq=False)
+class SumPool2d(_Pool2d):
+    """Sum pooling: each output is the sum of its window (see ``_Pool2d`` for the fields)."""
+
+
+@register_node
+@dataclass(eq=False)
+class AvgPool2d(_Pool2d):
+    """Average pooling: the window's sum divided by ``kH * kW`` (padded zeros count, as torch's default)."""

@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 from . import ir
-from .neurons.lif import LI, LIF, CubaLIF
-from .synapses import Conv2d, Flatten, Linear
+from .neurons.adaptive import AdLIF
+from .neurons.lif import IF, LI, LIF, CubaLIF
+from .synapses import AvgPool2d, Conv2d, Flatten, Linear, SumPool2d
 
 LoweringFn = Callable[[nn.Module, tuple[int, ...]], Optional[ir.Node]]
 LOWERINGS: dict[type, LoweringFn] = {}
@@ -76,6 +77,29 @@ def _lower_lif(m: LIF, shape):
 def _lower_li(m: LI, shape):
     _expect_shape(m, m.shape, shape)
     return ir.LI(_np(m.time_constant("tau_mem")), m.dt)
+
+
+@register_lowering(IF)
+def _lower_if(m: IF, shape):
+    _expect_shape(m, m.shape, shape)
+    return ir.IF(_np(m.effective_threshold()), m.reset, _np(m.recurrent_weight))
+
+
+@register_lowering(AdLIF)
+def _lower_adlif(m: AdLIF, shape):
+    _expect_shape(m, m.shape, shape)
+    return ir.AdLIF(_np(m.time_constant("tau_mem")), _np(m.time_constant("tau_adapt")), _np(m.effective_threshold()),
+                    _np(m.coupling("a")), _np(m.coupling("b")), m.reset, m.dt, _np(m.recurrent_weight))
+
+
+@register_lowering(SumPool2d)
+@register_lowering(AvgPool2d)
+def _lower_pool(m, shape):
+    if len(shape) != 3:
+        raise ValueError(f"lower: {type(m).__name__} expects input frames (C, H, W), but the layer before it gives "
+                         f"{tuple(shape)}")
+    node = ir.SumPool2d if isinstance(m, SumPool2d) else ir.AvgPool2d
+    return node(shape, m.kernel_size, m.stride, m.padding)
 
 
 @register_lowering(nn.Dropout)

@@ -18,6 +18,7 @@ from torch import nn
 
 from .container import Sequential
 from .neurons import LI, LIF, CubaLIF
+from .neurons import IF, AdLIF
 from .synapses import Flatten, Linear
 
 Builder = Callable[..., Sequential]
@@ -58,19 +59,23 @@ def build(config: dict, input_shape, num_classes: int) -> Sequential:
 @register_model("lif")
 def lif_mlp(input_shape, num_classes, *, hidden=(128,), neuron="lif", tau_mem=20.0, tau_syn=5.0,
             threshold=1.0, reset="zero", recurrent=False, surrogate="atan", slope=None, dropout=0.0,
-            tau_out=20.0, learn_tau=False, dt=1.0) -> Sequential:
+            tau_out=20.0, learn_tau=False, dt=1.0, adaptation=None) -> Sequential:
     """Feed-forward (optionally recurrent) spiking MLP with a leaky-integrator readout.
 
-    ``Flatten`` (for multi-dimensional inputs) -> ``[Linear -> LIF|CubaLIF (-> Dropout)] * len(hidden)`` ->
+    ``Flatten`` (for multi-dimensional inputs) -> ``[Linear -> neuron (-> Dropout)] * len(hidden)`` ->
     ``Linear -> LI``. Time constants in ms, ``dt`` in ms (match the dataset's frame ``dt``); ``neuron`` is
-    ``lif`` or ``cuba``; the readout's membrane ``(T, B, num_classes)`` is the model output.
+    ``lif``, ``cuba``, ``adlif`` (:class:`snn.AdLIF`, SE-adLIF) or ``if`` (no leak: ``tau_mem``, ``dt`` and
+    ``learn_tau`` do not apply to it); ``adaptation``: a mapping of :class:`snn.AdLIF` options (``tau_adapt``,
+    ``a``, ``b``, ``q``, ``learn_adaptation``), only with ``adlif``. The readout's membrane ``(T, B, num_classes)``
+    is the model output.
     """
     if isinstance(hidden, int):
         hidden = [hidden]
     if not hidden or not all(isinstance(h, int) and h > 0 for h in hidden):
         raise ValueError(f"model (lif): hidden: expected a list of positive layer sizes, got {hidden!r}")
-    if neuron not in ("lif", "cuba"):
-        raise ValueError(f"model (lif): neuron: expected 'lif' or 'cuba', got {neuron!r}")
+    if neuron not in NEURONS:
+        raise ValueError(f"model (lif): neuron: expected one of {list(NEURONS)}, got {neuron!r}")
+    adaptation = _adaptation_options(adaptation, neuron)
     if not 0 <= dropout < 1:
         raise ValueError(f"model (lif): dropout: expected a number in [0, 1), got {dropout!r}")
     layers: list[nn.Module] = []
@@ -81,12 +86,39 @@ def lif_mlp(input_shape, num_classes, *, hidden=(128,), neuron="lif", tau_mem=20
         layers.append(Linear(width, h))
         common = dict(tau_mem=tau_mem, threshold=threshold, reset=reset, dt=dt, recurrent=recurrent,
                       surrogate=surrogate, slope=slope, learn_tau=learn_tau)
-        layers.append(CubaLIF(h, tau_syn=tau_syn, **common) if neuron == "cuba" else LIF(h, **common))
+        layers.append(_neuron_layer(neuron, h, common, tau_syn, adaptation))
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = h
     layers += [Linear(width, num_classes), LI(num_classes, tau_mem=tau_out, dt=dt, learn_tau=learn_tau)]
     return Sequential(*layers)
+
+
+NEURONS = ("lif", "cuba", "adlif", "if")
+_ADAPTATION_KEYS = ("tau_adapt", "a", "b", "q", "learn_adaptation")
+
+
+def _adaptation_options(adaptation, neuron: str) -> dict:
+    if adaptation is None:
+        return {}
+    if neuron != "adlif":
+        raise ValueError(f"model (lif): adaptation: only for neuron 'adlif', got neuron {neuron!r}")
+    if not isinstance(adaptation, dict) or set(adaptation) - set(_ADAPTATION_KEYS):
+        unknown = sorted(set(adaptation) - set(_ADAPTATION_KEYS)) if isinstance(adaptation, dict) else adaptation
+        raise ValueError(f"model (lif): adaptation: expected a mapping with some of {list(_ADAPTATION_KEYS)}, "
+                         f"got {unknown!r}")
+    return dict(adaptation)
+
+
+def _neuron_layer(neuron: str, n: int, common: dict, tau_syn, adaptation: dict) -> nn.Module:
+    """The hidden neuron layer ``neuron`` of ``n`` neurons with the shared options ``common``."""
+    if neuron == "cuba":
+        return CubaLIF(n, tau_syn=tau_syn, **common)
+    if neuron == "adlif":
+        return AdLIF(n, **common, **adaptation)
+    if neuron == "if":
+        return IF(n, **{k: v for k, v in common.items() if k not in ("tau_mem", "dt", "learn_tau")})
+    return LIF(n, **common)
 
 
 @register_model("delay")

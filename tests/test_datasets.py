@@ -402,7 +402,7 @@ def test_frames_with_dataloader_and_flatten(tmp_path):
 
 
 def test_registry_names_and_unknown():
-    assert D.available() == ["shd", "ssc", "nmnist", "ndigits", "delay-patterns", "spike-adding"]
+    assert D.available() == ["shd", "ssc", "nmnist", "ndigits", "delay-patterns", "spike-adding", "digits-spikes"]
     with pytest.raises(ValueError, match="available"):
         D.load("mnist")
     with pytest.raises(ValueError, match="unknown transform"):

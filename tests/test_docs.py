@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["README.md", "docs/architecture.md", "docs/neurons.md", "docs/nir.md"]
+PAGES = ["README.md", "docs/architecture.md", "docs/neurons.md", "docs/nir.md", "docs/encoders.md"]
 
 
 def _blocks(page):
@@ -55,6 +55,8 @@ def test_architecture_ir_table_matches_the_lowering_registry():
         snn.SequenceBatchNorm: (lambda: snn.SequenceBatchNorm(3).eval(), (3,)),
         snn.SequenceDropout: (lambda: snn.SequenceDropout(0.2), (3,)),
         nn.Dropout: (lambda: nn.Dropout(0.2), (3,)), nn.Identity: (lambda: nn.Identity(), (3,)),
+        snn.IF: (lambda: snn.IF(3), (3,)), snn.AdLIF: (lambda: snn.AdLIF(3), (3,)),
+        snn.SumPool2d: (lambda: snn.SumPool2d(2), (1, 4, 4)), snn.AvgPool2d: (lambda: snn.AvgPool2d(2), (1, 4, 4)),
     }
     rows = _table_rows(_section("docs/architecture.md", "The IR"), "| front-end module | IR node |")
     documented = {}

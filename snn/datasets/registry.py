@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import ndigits, nmnist, shd, synthetic
+from . import encoded
 from .download import default_root
 from .events import EventDataset
 from .frames import FrameDataset
@@ -61,6 +62,10 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("spike-adding", "synthetic: two timed spike patterns separated by a gap, label = sum of their "
                 "classes (the SHD-Adding idea); needs memory over the gap", synthetic.SPLITS,
                 _generated(synthetic.spike_adding, synthetic.SpikeAddingConfig), {"dt": 2.0}, generated=True),
+    DatasetSpec("digits-spikes", "scikit-learn's 8 x 8 digits as spike trains from snn.encoders (rate or latency "
+                "code), 64 channels, 10 classes (1437 / 360); built in seconds", synthetic.SPLITS,
+                _generated(encoded.digits_spikes, encoded.DigitsSpikesConfig), {"dt": 1.0, "duration": 30.0},
+                generated=True),
 )}
 
 

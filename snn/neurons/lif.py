@@ -1,4 +1,4 @@
-"""Leaky integrate-and-fire neurons: LIF, current-based LIF (CuBa) and the leaky-integrator readout LI.
+"""Leaky integrate-and-fire neurons: LIF, current-based LIF (CuBa), the leaky-integrator readout LI, and IF (no leak).
 
 Discrete-time dynamics per step of ``dt`` ms (SPEC §1-2), with ``beta = exp(-dt / tau_mem)`` and
 ``alpha = exp(-dt / tau_syn)``::
@@ -11,8 +11,9 @@ Discrete-time dynamics per step of ``dt`` ms (SPEC §1-2), with ``beta = exp(-dt
            none      v_t unchanged
 
 A recurrent layer adds ``W_rec @ s_{t-1}`` to ``x_t``. LI is ``v_t = beta * v_{t-1} + x_t`` with ``v_t`` as its
-output. Use LIF for spiking hidden layers, CubaLIF where a synaptic filter (a second time constant) helps, LI as a
-readout whose membrane is fed to the loss.
+output. IF is LIF with ``beta = 1`` (no ``tau_mem``). Use LIF for spiking hidden layers, CubaLIF where a synaptic
+filter (a second time constant) helps, LI as a readout whose membrane is fed to the loss, IF where the membrane must
+not forget (rate codes, converted ANNs).
 
 Each model is a pure ``*_step`` function on explicit state, a ``*_sequence`` function that runs a whole
 ``(T, B, ...)`` sequence (the one place a faster kernel replaces), and a thin ``nn.Module`` that owns parameters.
@@ -33,7 +34,7 @@ from .base import Stateful
 __all__ = [
     "LIFState", "CubaLIFState", "LIState", "LIFDynamics",
     "lif_step", "lif_sequence", "li_step", "li_sequence",
-    "LIF", "CubaLIF", "LI",
+    "LIF", "CubaLIF", "LI", "IF",
 ]
 
 
@@ -130,10 +131,14 @@ TAU_RANGE_MS = (1e-2, 1e5)
 THRESHOLD_MIN = 1e-3
 
 
-def _per_neuron(name: str, value, shape: tuple[int, ...], where: str) -> torch.Tensor:
-    """A positive scalar or tensor broadcast to a per-neuron tensor of ``shape`` (torch's default dtype)."""
+def _per_neuron(name: str, value, shape: tuple[int, ...], where: str, *, zero: bool = False) -> torch.Tensor:
+    """A positive (``zero=True``: non-negative) finite scalar or tensor broadcast to a per-neuron tensor of ``shape``
+    (torch's default dtype)."""
     t = torch.as_tensor(value).to(torch.get_default_dtype())
-    _checks.positive(name, t, where=where)
+    if not zero:
+        _checks.positive(name, t, where=where)
+    elif not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
+        raise ValueError(f"{where}: {name}: expected finite values >= 0, got {value!r}")
     try:
         return t.expand(shape).clone()
     except RuntimeError:
@@ -190,6 +195,7 @@ class LIF(_LeakyBase):
     """
 
     has_synapse = False
+    leaky = True  # False for IF: no tau_mem, beta = 1
 
     def __init__(self, shape, *, tau_mem=10.0, threshold=1.0, reset: str = "subtract", dt: float = 1.0,
                  learn_tau: bool = False, learn_threshold: bool = False, recurrent: bool = False,
@@ -200,7 +206,8 @@ class LIF(_LeakyBase):
         self.spike_fn = make_surrogate(surrogate, slope)
         self.detach_reset = bool(detach_reset)
         self.learn_threshold = bool(learn_threshold)
-        self._time_constant("tau_mem", tau_mem)
+        if self.leaky:
+            self._time_constant("tau_mem", tau_mem)
         th = _per_neuron("threshold", threshold, self.shape, name)
         if self.learn_threshold:
             self.threshold = nn.Parameter(th)
@@ -231,7 +238,8 @@ class LIF(_LeakyBase):
 
     def dynamics(self) -> LIFDynamics:
         return LIFDynamics(
-            beta=self.decay("tau_mem"),
+            beta=self.decay("tau_mem") if self.leaky else torch.ones((), dtype=self.threshold.dtype,
+                                                                       device=self.threshold.device),
             alpha=self.decay("tau_syn") if self.has_synapse else None,
             threshold=self.effective_threshold(),
             reset=self.reset,
@@ -257,8 +265,8 @@ class LIF(_LeakyBase):
         return lif_step(x, state, self.dynamics())
 
     def extra_repr(self) -> str:
-        taus = "tau_mem" + (", tau_syn" if self.has_synapse else "")
-        return (f"shape={self.shape}, {taus} (ms), reset={self.reset!r}, dt={self.dt}, "
+        taus = ("tau_mem" + (", tau_syn" if self.has_synapse else "") + f" (ms), dt={self.dt}, ") if self.leaky else ""
+        return (f"shape={self.shape}, {taus}reset={self.reset!r}, "
                 f"surrogate={self.spike_fn.kind}(slope={self.spike_fn.slope}), recurrent={self.recurrent}")
 
 
@@ -303,3 +311,21 @@ class LI(_LeakyBase):
 
     def extra_repr(self) -> str:
         return f"shape={self.shape}, tau_mem (ms), dt={self.dt}"
+
+
+class IF(LIF):
+    """Integrate-and-fire layer (no leak): ``v_t = v_{t-1} + x_t [+ W_rec s_{t-1}]``, ``s_t = H(v_t - threshold)``,
+    then the reset (``"subtract"`` by default, ``"zero"`` or ``"none"``).
+
+    :func:`lif_step` with ``beta = 1``: it has no time constant and no ``dt``. Use it for rate-coded networks (e.g.
+    converted ANNs), where the membrane must not forget. Arguments: those of :class:`LIF` without ``tau_mem``,
+    ``dt`` and ``learn_tau``.
+    """
+
+    leaky = False
+
+    def __init__(self, shape, *, threshold=1.0, reset: str = "subtract", learn_threshold: bool = False,
+                 recurrent: bool = False, surrogate: str = "atan", slope: float | None = None,
+                 detach_reset: bool = True) -> None:
+        super().__init__(shape, threshold=threshold, reset=reset, learn_threshold=learn_threshold,
+                         recurrent=recurrent, surrogate=surrogate, slope=slope, detach_reset=detach_reset)

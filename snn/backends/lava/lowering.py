@@ -1,9 +1,9 @@
 """IR graph -> :class:`LavaNet` in floating-point Lava units, and the extension point for new node types.
 
 The chain ``input -> synapse nodes -> neuron node -> synapse nodes -> neuron node ... -> output`` becomes one
-:class:`Layer` per neuron node. Consecutive synapse nodes (``Linear``, ``Conv2d``, ``Flatten``) compose into one
-``Dense`` (a convolution is unrolled to its dense matrix); a ``DelayLinear`` becomes a ``DelayDense``; a bias moves
-into the neuron (Lava adds ``bias_mant`` to ``v``).
+:class:`Layer` per neuron node. Consecutive synapse nodes (``Linear``, ``Conv2d``, ``Flatten``, ``SumPool2d``,
+``AvgPool2d``) compose into one ``Dense`` (a convolution or a pooling is unrolled to its dense matrix); a
+``DelayLinear`` becomes a ``DelayDense``; a bias moves into the neuron (Lava adds ``bias_mant`` to ``v``).
 
 Extension point: :func:`register_synapse` / :func:`register_neuron` say how an IR node type lowers;
 :func:`register_neuron_kind` says which Lava process (built-in or custom, see :mod:`.processes`) runs a neuron kind
@@ -84,21 +84,37 @@ def _delay_linear(node: ir.DelayLinear, name: str):
     return node.weight.astype(np.float64), node.bias, node.delay.copy()  # range: lower() checks it, naming the neuron layer too
 
 
-@register_synapse(ir.Conv2d)
-def _conv2d(node: ir.Conv2d, name: str):
-    """Unrolls the convolution into its dense (out, in) matrix (exact; memory grows as in*out)."""
+def _unroll(node, name: str, weight: np.ndarray, stride, padding, dilation, groups) -> np.ndarray:
+    """The dense (out, in) matrix of a zero-padded 2-D convolution of ``node``'s frames (exact; memory in*out)."""
     import torch
     import torch.nn.functional as F
 
     n_in = math.prod(node.input_shape)
     if n_in * math.prod(node.output_shape) > 5e7:
-        raise ValueError(f"Lava lowering: layer {name!r} (Conv2d): expected at most 5e7 dense synapses when "
-                         f"unrolled, got {n_in * math.prod(node.output_shape):.3g}")
+        raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}): expected at most 5e7 dense "
+                         f"synapses when unrolled, got {n_in * math.prod(node.output_shape):.3g}")
     eye = torch.eye(n_in, dtype=torch.float64).reshape(n_in, *node.input_shape)
-    w = torch.as_tensor(node.weight, dtype=torch.float64)
-    cols = F.conv2d(eye, w, None, node.stride, node.padding, node.dilation, node.groups).reshape(n_in, -1)
+    w = torch.as_tensor(weight, dtype=torch.float64)
+    cols = F.conv2d(eye, w, None, stride, padding, dilation, groups).reshape(n_in, -1)
+    return cols.t().numpy()
+
+
+@register_synapse(ir.Conv2d)
+def _conv2d(node: ir.Conv2d, name: str):
+    """Unrolls the convolution into its dense (out, in) matrix."""
+    w = _unroll(node, name, node.weight, node.stride, node.padding, node.dilation, node.groups)
     bias = None if node.bias is None else np.repeat(node.bias, math.prod(node.output_shape[1:]))
-    return cols.t().numpy(), bias, None
+    return w, bias, None
+
+
+@register_synapse(ir.SumPool2d)
+@register_synapse(ir.AvgPool2d)
+def _pool2d(node, name: str):
+    """Pooling is a depthwise convolution with a constant kernel (1, or 1 / (kH kW) for the mean): unrolled."""
+    channels, (kh, kw) = node.shape[0], node.kernel_size
+    value = 1.0 / (kh * kw) if isinstance(node, ir.AvgPool2d) else 1.0
+    kernel = np.full((channels, 1, kh, kw), value)
+    return _unroll(node, name, kernel, node.stride, node.padding, 1, channels), None, None
 
 
 # --- neurons -------------------------------------------------------------------------------------------------------
@@ -128,6 +144,24 @@ def _lif(node: ir.LIF, name: str, bias: np.ndarray):
     n = math.prod(node.output_shape)
     neuron = Neuron(kind, n, du, dv, _uniform(node, "threshold", name), bias.astype(np.float64))
     return neuron, node.recurrent_weight
+
+
+@register_neuron(ir.IF)
+def _if(node: ir.IF, name: str, bias: np.ndarray):
+    """IF is Lava's LIF (or SubtractLIF) with no leak: ``dv = 0`` and ``du = 1`` (the current lasts one step)."""
+    kind = {"zero": "lif", "subtract": "lif_subtract"}.get(node.reset)
+    if kind is None:
+        raise ValueError(f"Lava lowering: layer {name!r} (IF): reset={node.reset!r} cannot be expressed on Lava; "
+                         f"expected reset 'zero' (Lava LIF) or 'subtract' (custom SubtractLIF)")
+    n = math.prod(node.output_shape)
+    return Neuron(kind, n, 1.0, 0.0, _uniform(node, "threshold", name), bias.astype(np.float64)), node.recurrent_weight
+
+
+@register_neuron(ir.AdLIF)
+def _adlif(node: ir.AdLIF, name: str, bias: np.ndarray):
+    raise ValueError(f"Lava lowering: layer {name!r} (AdLIF): the adaptive LIF has no Lava process (Lava's LIF, "
+                     f"SubtractLIF and LIFRefractory have no adaptation current fed by the membrane and the spikes); "
+                     f"run it on the torch backend")
 
 
 @register_neuron(ir.LI)

@@ -20,7 +20,7 @@ beyond ``QuantConfig.tolerance`` is a :class:`QuantisationError` (a :class:`Quan
   much larger than the threshold: ``e`` stops at 7);
 - weights: ``||w / m - W|| / ||W||`` per matrix (relative RMS error; also counts the weights rounded to 0);
 - ``tau_mem`` / ``tau_syn``: relative error of the leak's steady-state gain ``1 / (1 - decay)`` (``= tau / dt`` for
-  ``tau >> dt``; a decay rounded to 0 is "no leak", an infinite error).
+  ``tau >> dt``; a decay rounded to 0 is "no leak", an infinite error; a decay of exactly 0, IF, is exact).
 Values outside a Loihi field (a threshold needing more than 17 bits, a bias beyond the 13-bit mantissa) are always
 errors. The bias keeps ``1 / S`` (under 1/2048 of a threshold per step) absolute precision and is not checked.
 """
@@ -121,6 +121,8 @@ def _weights(layer: str, syn: Synapse, m: float, why: str, losses: _Losses) -> n
 def _decay(layer: str, param: str, d: float, dt: float, lo: int, losses: _Losses) -> int:
     """``round(4096 d)`` clamped to [lo, 4096] for a decay ``d`` (fraction lost per step) from ``param``."""
     q = int(round(4096 * d))
+    if d == 0.0:  # no leak (IF): exact
+        return max(q, lo)
     if d == 1.0 or (q >= 4095 and d > 0.99):  # no memory: 4095 vs 4096 changes the gain by < 0.03 %
         return min(q, 4096)
     rel = math.inf if q == 0 else abs(4096 * d / q - 1)

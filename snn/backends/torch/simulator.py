@@ -82,6 +82,54 @@ def _li(node: ir.LI, x: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _reset(node, v: torch.Tensor, s: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    if node.reset == "subtract":
+        return v - s * theta
+    if node.reset == "zero":
+        return v * (1 - s)
+    return v
+
+
+@register_kernel(ir.IF)
+def _if(node: ir.IF, x: torch.Tensor) -> torch.Tensor:
+    theta = _t(node.threshold, x)
+    w_rec = None if node.recurrent_weight is None else _t(node.recurrent_weight, x)
+    v, s = torch.zeros_like(x[0]), torch.zeros_like(x[0])
+    out = torch.empty_like(x)
+    for t in range(x.shape[0]):
+        v = v + (x[t] if w_rec is None else x[t] + s @ w_rec.t())
+        s = (v > theta).to(x.dtype)
+        v = _reset(node, v, s, theta)
+        out[t] = s
+    return out
+
+
+@register_kernel(ir.AdLIF)
+def _adlif(node: ir.AdLIF, x: torch.Tensor) -> torch.Tensor:
+    alpha = torch.exp(-node.dt / _t(node.tau_mem, x))
+    beta = torch.exp(-node.dt / _t(node.tau_adapt, x))
+    theta, a, b = _t(node.threshold, x), _t(node.a, x), _t(node.b, x)
+    w_rec = None if node.recurrent_weight is None else _t(node.recurrent_weight, x)
+    u, w, s = torch.zeros_like(x[0]), torch.zeros_like(x[0]), torch.zeros_like(x[0])
+    out = torch.empty_like(x)
+    for t in range(x.shape[0]):
+        inp = x[t] if w_rec is None else x[t] + s @ w_rec.t()
+        u = alpha * u + (1 - alpha) * (inp - w)
+        s = (u > theta).to(x.dtype)
+        u = _reset(node, u, s, theta)
+        w = beta * w + (1 - beta) * (a * u + b * s)
+        out[t] = s
+    return out
+
+
+@register_kernel(ir.SumPool2d)
+@register_kernel(ir.AvgPool2d)
+def _pool2d(node, x: torch.Tensor) -> torch.Tensor:
+    divisor = None if isinstance(node, ir.AvgPool2d) else 1
+    y = F.avg_pool2d(x.flatten(0, 1), node.kernel_size, node.stride, node.padding, divisor_override=divisor)
+    return y.unflatten(0, tuple(x.shape[:2]))
+
+
 @dataclass
 class SimulationResult:
     """``output``: the graph output ``(T, B, ...)``; ``records``: node name -> its output (when recorded)."""
