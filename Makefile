@@ -29,7 +29,8 @@ $(STAMP)/lava: $(STAMP)/torch
 	touch $@
 
 # Peers for cross-check tests. norse without torchvision (--no-deps); dcls is the reference delay kernel.
-# lava-dl 0.6.0 is the Loihi 2 netx loader the export must satisfy (tests/test_netx_lavadl.py): it declares Python
+# neurobench 2.3.0 and spikingjelly 2.0.0 (its op_counter) are the energy counts' references
+# (tests/test_energy_peers.py), installed without dependencies so torch stays. lava-dl 0.6.0 is the Loihi 2 netx loader the export must satisfy (tests/test_netx_lavadl.py): it declares Python
 # < 3.11 and torch 2.3, so no deps and no requires-python check. Its import needs OpenCV (the headless build, numpy<2
 # compatible) and torchvision; PyPI's torchvision for torch 2.13 is a CUDA build that cannot be imported beside the
 # CPU torch, so it is not installed and that test puts an empty stand-in in its place (netx never calls it).
@@ -38,6 +39,7 @@ $(STAMP)/peers: $(STAMP)/lava
 	$(PIP) install -q --no-deps norse==1.1.0 dcls==0.1.1
 	$(PIP) install -q requests && $(PIP) install -q --no-deps tonic==1.7.0 importRosbag==1.0.4 expelliarmus==1.1.12
 	$(PIP) install -q --no-deps --ignore-requires-python lava-dl==0.6.0 opencv-python-headless==4.10.0.84
+	$(PIP) install -q loguru && $(PIP) install -q --no-deps neurobench==2.3.0 spikingjelly==2.0.0
 	touch $@
 
 $(STAMP)/package: $(STAMP)/peers pyproject.toml
