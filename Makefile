@@ -29,11 +29,12 @@ $(STAMP)/lava: $(STAMP)/torch
 	touch $@
 
 # Peers for cross-check tests. norse without torchvision (--no-deps); dcls is the reference delay kernel.
-# neurobench 2.3.0 and spikingjelly 2.0.0 (its op_counter) are the energy counts' references
-# (tests/test_energy_peers.py), installed without dependencies so torch stays. lava-dl 0.6.0 is the Loihi 2 netx loader the export must satisfy (tests/test_netx_lavadl.py): it declares Python
+# lava-dl 0.6.0 is the Loihi 2 netx loader the export must satisfy (tests/test_netx_lavadl.py): it declares Python
 # < 3.11 and torch 2.3, so no deps and no requires-python check. Its import needs OpenCV (the headless build, numpy<2
 # compatible) and torchvision; PyPI's torchvision for torch 2.13 is a CUDA build that cannot be imported beside the
 # CPU torch, so it is not installed and that test puts an empty stand-in in its place (netx never calls it).
+# neurobench 2.3.0 and spikingjelly 2.0.0 (op_counter) are the energy counts' references (tests/test_energy_peers.py):
+# no deps, so torch stays; they import with loguru (spikingjelly) and what is above (snntorch, tonic for neurobench).
 $(STAMP)/peers: $(STAMP)/lava
 	$(PIP) install -q snntorch==1.0.0 nir nirtorch h5py
 	$(PIP) install -q --no-deps norse==1.1.0 dcls==0.1.1
