@@ -38,8 +38,9 @@ class LayerCounts:
     ``kind``: "synapse", "neuron", "shape" (no operations) or "not counted". Synapse layers fill ``dense``,
     ``macs``, ``acs`` (and per source step ``ops_per_step``), ``weights`` / ``zero_weights`` and ``fan_in``; neuron
     layers fill ``neurons``, ``spikes_per_step`` (T,), ``spikes_per_neuron`` (neurons,), ``updates`` and
-    ``active_updates``; LIF layers with recurrent weights fill both. ``params``: number of array values;
-    ``footprint``: their bytes as the IR stores them.
+    ``active_updates``; LIF layers with recurrent weights fill both. Every counted layer fills ``nonzero_inputs``
+    / ``inputs`` (its input activity). ``params``: number of array values; ``footprint``: their bytes as the IR
+    stores them.
     """
 
     name: str
@@ -65,6 +66,8 @@ class LayerCounts:
     active_updates: float = 0.0
     zero_outputs: float = 0.0
     outputs: float = 0.0
+    nonzero_inputs: float = 0.0
+    inputs: float = 0.0
     steps: int = 0
     samples: int = 0
 
@@ -255,6 +258,8 @@ class Accumulator:
             c.steps, c.samples = T, c.samples + B
             if type(node) in COUNTERS:
                 COUNTERS[type(node)][1](node, inp, values[name], c)
+                c.nonzero_inputs += float((inp != 0).sum())
+                c.inputs += float(inp.numel())
         self.samples += B
 
     def result(self) -> Counts:
