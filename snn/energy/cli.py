@@ -42,6 +42,13 @@ def batches(dataset, n: int, batch: int, seed: int):
     return [pad_collate([dataset[int(i)] for i in idx[s:s + batch]]) for s in range(0, len(idx), batch)]
 
 
+def provenance(model, data, split: str, backend: str) -> dict:
+    """What a report names about its inputs: the model, dataset, split, input encoding and backend."""
+    frames = ", ".join(f"{k}={v}" for k, v in sorted(data.frames.items())) or "dataset defaults"
+    return {"model": str(model), "dataset": data.name, "split": split, "input_encoding": f"frames ({frames})",
+            "backend": backend}
+
+
 def loihi_runner(graph):
     """``run(x) -> (output, records)`` on the loihi integer simulator; records only the graph output (per-layer
     counts on the integer simulator are not wired yet: refused by :func:`profile_model`)."""
@@ -58,9 +65,7 @@ def profile_model(path: str, args, targets):
     ds, data = load_dataset(src, args.dataset, args.split, path)
     if args.backend == "loihi":
         loihi_runner(src.graph)
-    frames = ", ".join(f"{k}={v}" for k, v in sorted(data.frames.items())) or "dataset defaults"
-    prov = {"model": str(path), "dataset": data.name, "split": args.split, "input_encoding": f"frames ({frames})",
-            "backend": args.backend}
+    prov = provenance(path, data, args.split, args.backend)
     progress = lambda it: bar(it, desc=f"profile {Path(path).name}", unit="batch", disable=args.quiet)  # noqa: E731
     return profile(src.graph, batches(ds, args.n, args.batch, args.seed), label=Path(path).name, provenance=prov,
                    loss_kind=src.loss_kind, targets=targets, progress=progress)

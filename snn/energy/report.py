@@ -99,7 +99,7 @@ def _target_warnings(p: Profile) -> list[str]:
 
 # --- figures ---------------------------------------------------------------------------------------------------------
 
-def _fmt_j(j: float | None) -> str:
+def fmt_joules(j: float | None) -> str:
     if j is None:
         return "-"
     for unit, scale in (("J", 1), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12)):
@@ -135,8 +135,8 @@ def figures(profiles: list[Profile]) -> dict[str, tuple[str, bytes]]:
     y = np.arange(len(names))
     ax.barh(y, lows, color=colors, xerr=[np.zeros_like(ups), ups], capsize=3)
     for i, e in enumerate(p.estimates):
-        label = ("\u2265 " if e.target.minimum else "") + _fmt_j(e.low) + (
-            f" - {_fmt_j(e.high)}" if e.high > e.low and not e.target.minimum else "")
+        label = ("\u2265 " if e.target.minimum else "") + fmt_joules(e.low) + (
+            f" - {fmt_joules(e.high)}" if e.high > e.low and not e.target.minimum else "")
         ax.text(e.high if not e.target.minimum else e.low, i, "  " + label + (" (lower bound)" if e.target.minimum
                                                                               else ""), va="center", fontsize=8)
     ax.set_yticks(y, names)
@@ -242,15 +242,15 @@ def _energy_table(p: Profile) -> tuple[list[str], list[list[str]]]:
     rows = []
     for e in p.estimates:
         t = e.target
-        value = ("\u2265 " + _fmt_j(e.low)) if t.minimum else _fmt_j(e.low) + (
-            f" - {_fmt_j(e.high)}" if e.high > e.low else "")
+        value = ("\u2265 " + fmt_joules(e.low)) if t.minimum else fmt_joules(e.low) + (
+            f" - {fmt_joules(e.high)}" if e.high > e.low else "")
         consts = ", ".join(f"{k} {a:g}" + (f"-{b:g}" if b > a else "") for k, (a, b) in t.constants.items())
         rows.append([t.name + (" (baseline)" if t.baseline else ""), value, "estimated", t.formula, consts, t.source])
     m = p.measured
     rows.append(["this machine: wall time", f"{1e3 * m['wall_time_s']['value']:.3g} ms", "measured",
                  m["wall_time_s"]["instrument"], "-", m["wall_time_s"]["device"]])
     en = m["energy_J"]
-    rows.append(["this machine: energy", _fmt_j(en["value"]) if en["value"] is not None else "not measured",
+    rows.append(["this machine: energy", fmt_joules(en["value"]) if en["value"] is not None else "not measured",
                  en["tag"], en.get("instrument", en.get("reason", "")), "-", "-"])
     return head, rows
 
