@@ -115,3 +115,13 @@ def test_unknown_layer_is_reported_not_counted(monkeypatch):
 def test_empty_split_is_an_error():
     with pytest.raises(ValueError, match="no samples"):
         count(_two_layer(), [])
+
+
+def test_batches_of_different_lengths_add_step_by_step():
+    # the first two steps of the hand-counted input as a second, shorter batch: lif1 spiked [1, 3] on them
+    x = torch.tensor([[0.5, 0, 0, 2], [1, 1, 0, 0], [0, 0, 0, 0]]).reshape(3, 1, 4)
+    c = count(_two_layer(), [x, x[:2]])
+    lif1 = c.layers[1]
+    assert c.steps == 3 and lif1.sample_steps == 3 + 2
+    assert lif1.spikes_per_step.tolist() == [2, 6, 0]
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 4, "Effective_ACs": 10, "Dense": 54 - 9}

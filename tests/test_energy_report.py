@@ -150,3 +150,17 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
                    capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20000
     print(f"screenshot kept at {shot}")
+
+
+def test_several_models_get_a_row_each_and_the_accuracy_energy_figure(model, tmp_path, capsys):
+    g = _graph()
+    g.nodes["lif1"].threshold = np.full(32, 0.6, dtype=np.float32)  # fewer spikes: a second point
+    other = tmp_path / "sparser.h5"
+    ir.save(g, other)
+    out = tmp_path / "two"
+    assert main(["profile", str(model), str(other), "-n", "8", "--out", str(out), "--quiet"]) == 0, \
+        capsys.readouterr().err
+    m = json.loads((out / "metrics.json").read_text())
+    assert [x["summary"]["label"] for x in m["models"]] == ["m.h5", "sparser.h5"]
+    assert (out / "figures" / "accuracy_vs_energy.png").is_file()
+    assert "sparser.h5" in (out / "report.md").read_text()

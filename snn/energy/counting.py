@@ -33,7 +33,9 @@ from .. import ir
 
 @dataclass
 class LayerCounts:
-    """Totals for one IR node over every sample counted (divide by ``samples`` for per-sample values).
+    """Totals for one IR node over every sample counted (divide by ``samples`` for per-sample values). ``steps``:
+    the longest batch; ``sample_steps``: samples x steps summed over batches (batches may differ in length; the
+    zero-padded steps of a batch's shorter samples are counted, as the backend runs them).
 
     ``kind``: "synapse", "neuron", "shape" (no operations) or "not counted". Synapse layers fill ``dense``,
     ``macs``, ``acs`` (and per source step ``ops_per_step``), ``weights`` / ``zero_weights`` and ``fan_in``; neuron
@@ -70,11 +72,12 @@ class LayerCounts:
     inputs: float = 0.0
     steps: int = 0
     samples: int = 0
+    sample_steps: int = 0
 
 
 @dataclass
 class Counts:
-    """Counts of every node of ``graph`` in topological order, ``samples`` counted over ``steps`` time steps each;
+    """Counts of every node of ``graph`` in topological order, ``samples`` counted over at most ``steps`` steps;
     ``warnings``: what the counter could not count or priced as MACs."""
 
     layers: list[LayerCounts]
@@ -120,6 +123,17 @@ def _ternary_steps(x: torch.Tensor) -> torch.Tensor:
     return ((x == 0) | (x == 1) | (x == -1)).flatten(1).all(1)
 
 
+def _add_steps(total: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """Adds per-step arrays of possibly different lengths (the shorter one padded with zeros)."""
+    if total is None:
+        return new
+    if len(new) > len(total):
+        total, new = new, total
+    total = total.copy()
+    total[:len(new)] += new
+    return total
+
+
 def _add_ops(c: LayerCounts, eff_per_step: torch.Tensor, ternary: torch.Tensor, dense: float) -> None:
     eff = eff_per_step.double().cpu()
     ternary = ternary.cpu()
@@ -127,7 +141,7 @@ def _add_ops(c: LayerCounts, eff_per_step: torch.Tensor, ternary: torch.Tensor, 
     c.macs += float(eff[~ternary].sum())
     c.non_ternary_input |= bool((~ternary).any())
     c.dense += dense
-    c.ops_per_step = eff.numpy() if c.ops_per_step is None else c.ops_per_step + eff.numpy()
+    c.ops_per_step = _add_steps(c.ops_per_step, eff.numpy())
 
 
 def _synapse_static(c: LayerCounts, w: np.ndarray) -> None:
@@ -188,7 +202,7 @@ def _count_neurons(c: LayerCounts, inp: torch.Tensor, y: torch.Tensor, spiking: 
     if spiking:
         per_step = y.flatten(1).double().sum(1).cpu().numpy()
         per_neuron = y.flatten(2).double().sum((0, 1)).cpu().numpy()
-        c.spikes_per_step = per_step if c.spikes_per_step is None else c.spikes_per_step + per_step
+        c.spikes_per_step = _add_steps(c.spikes_per_step, per_step)
         c.spikes_per_neuron = per_neuron if c.spikes_per_neuron is None else c.spikes_per_neuron + per_neuron
 
 
@@ -244,10 +258,7 @@ class Accumulator:
         if missing:
             raise ValueError(f"energy counting: the backend recorded no output for nodes {missing}")
         T, B = x.shape[:2]
-        if self.steps is not None and T != self.steps:
-            raise ValueError(f"energy counting: every batch must have the same number of steps; got {T} after "
-                             f"{self.steps}")
-        self.steps = T
+        self.steps = max(self.steps or 0, T)
         values = {ir.INPUT: x, **records}
         for name in self.order:
             node, c = self.graph.nodes[name], self.layers[name]
@@ -255,7 +266,7 @@ class Accumulator:
             inp = values[srcs[0]]
             for s in srcs[1:]:
                 inp = inp + values[s]
-            c.steps, c.samples = T, c.samples + B
+            c.steps, c.samples, c.sample_steps = self.steps, c.samples + B, c.sample_steps + T * B
             if type(node) in COUNTERS:
                 COUNTERS[type(node)][1](node, inp, values[name], c)
                 c.nonzero_inputs += float((inp != 0).sum())

@@ -34,7 +34,7 @@ def _rates(c) -> np.ndarray | None:
     """Per-neuron firing rates (spikes per neuron per step) of a spiking layer."""
     if c.spikes_per_neuron is None:
         return None
-    return c.spikes_per_neuron / max(c.samples * c.steps, 1)
+    return c.spikes_per_neuron / max(c.sample_steps, 1)
 
 
 def layer_rows(p: Profile) -> list[dict]:
@@ -69,7 +69,7 @@ def summary(p: Profile) -> dict:
     c = p.counts
     spiking = [la for la in c.layers if la.spikes_per_neuron is not None]
     spikes = sum(float(la.spikes_per_neuron.sum()) for la in spiking)
-    neuron_steps = sum(la.neurons * la.steps * la.samples for la in spiking)
+    neuron_steps = sum(la.neurons * la.sample_steps for la in spiking)
     return {"label": p.label, "accuracy": p.accuracy, **c.neurobench(),
             "ParameterCount": sum(la.params for la in c.layers),
             "mean_firing_rate": spikes / neuron_steps if neuron_steps else None,
@@ -163,7 +163,7 @@ def figures(profiles: list[Profile]) -> dict[str, tuple[str, bytes]]:
 
         fig, ax = plt.subplots(figsize=(8, 3.5))
         for c in spiking:
-            ax.plot(np.arange(c.steps), c.spikes_per_step / max(c.samples, 1), label=c.name)
+            ax.plot(np.arange(len(c.spikes_per_step)), c.spikes_per_step / max(c.samples, 1), label=c.name)
         ax.set_xlabel("time step")
         ax.set_ylabel("spikes per sample")
         ax.set_title("Spikes per time step per layer")
