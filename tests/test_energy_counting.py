@@ -1,6 +1,5 @@
 """Energy counts against hand-computed values on tiny networks (every number below is worked out in the comments)."""
 
-import math
 from dataclasses import dataclass
 
 import numpy as np

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 import numpy as np
-import torch
 
 from .. import __version__, ir
 from .counting import Accumulator, Counts

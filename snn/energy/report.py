@@ -294,7 +294,8 @@ def _html_table(head, rows) -> str:
 
 
 CSS = """body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}
-table{border-collapse:collapse;display:block;overflow-x:auto;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#f3f3f3}
+table{border-collapse:collapse;display:block;overflow-x:auto;margin:1em 0;font-size:13px}
+td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}th{background:#f3f3f3}
 figure{margin:1.5em 0}figcaption{font-size:13px;color:#555}.warn li{color:#8a4b00}code{background:#f3f3f3}"""
 
 
