@@ -61,6 +61,7 @@ def test_profile_writes_the_four_files_with_the_counts(report):
     assert s["SynapticOperations"] == pytest.approx(expected["SynapticOperations"])
     assert s["Footprint"] == expected["Footprint"] and s["ActivationSparsity"] == pytest.approx(
         expected["ActivationSparsity"])
+    assert len(model["per_step"]["lif1"]["spikes"]) == 30 and len(model["per_step"]["fc1"]["effective_ops"]) == 30
     assert model["provenance"]["samples"] == 20 and model["provenance"]["dataset"] == "ndigits"
     assert re.fullmatch(r"[0-9a-f]{64}", model["provenance"]["model_sha256"])
     energy = {e["target"]: e for e in model["energy"]}

@@ -58,7 +58,7 @@ class LayerCounts:
     dense: float = 0.0
     macs: float = 0.0
     acs: float = 0.0
-    ops_per_step: np.ndarray = None
+    ops_per_step: np.ndarray = None  # effective operations per source step
     non_ternary_input: bool = False
     neurons: int = 0
     spiking: bool = False

@@ -81,8 +81,20 @@ def metrics_json(profiles: list[Profile]) -> dict:
     """The canonical report data (schema :data:`SCHEMA`)."""
     return {"schema": SCHEMA, "models": [
         {"summary": summary(p), "provenance": p.provenance, "energy": [e.to_json() for e in p.estimates],
-         "measured": p.measured, "warnings": p.counts.warnings + _target_warnings(p), "layers": layer_rows(p)}
-        for p in profiles], "general_warnings": GENERAL_WARNINGS}
+         "measured": p.measured, "warnings": p.counts.warnings + _target_warnings(p), "layers": layer_rows(p),
+         "per_step": per_step(p)} for p in profiles], "general_warnings": GENERAL_WARNINGS}
+
+
+def per_step(p: Profile) -> dict:
+    """layer -> {"spikes": [...], "effective_ops": [...]} per time step, mean per sample."""
+    n = max(p.counts.samples, 1)
+    out = {}
+    for c in p.counts.layers:
+        entry = {key: (arr / n).tolist() for key, arr in (("spikes", c.spikes_per_step),
+                                                           ("effective_ops", c.ops_per_step)) if arr is not None}
+        if entry:
+            out[c.name] = entry
+    return out
 
 
 def _target_warnings(p: Profile) -> list[str]:
