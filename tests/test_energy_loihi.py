@@ -8,7 +8,7 @@ from snn import ir
 from snn.backends.lava import runtime
 from snn.backends.lava.backend import prepare
 from snn.energy import count
-from snn.energy.cli import loihi_runner
+from snn.energy.profile import loihi_runner
 
 
 def _graph():

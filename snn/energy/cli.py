@@ -49,45 +49,10 @@ def provenance(model, data, split: str, backend: str) -> dict:
             "backend": backend}
 
 
-def loihi_runner(graph):
-    """``run(x) -> (output, records)`` on the ``loihi`` integer simulator (bit-exact with Lava fixed point).
-
-    Each neuron layer's record is the simulator's own output (spikes; a readout's ``v`` divided by the output scale
-    as the backend returns it). The nodes Lava fuses into a layer's synapse stage (Flatten, Linear, Conv2d,
-    DelayLinear) are recomputed with the IR's float weights from the simulator's spikes: their operation counts use
-    the float weights' zero pattern (quantisation may round more weights to zero on the chip).
-    """
-    from .. import ir
-    from ..backends.lava import intsim
-    from ..backends.lava.backend import prepare
-    from ..backends.torch.simulator import NODE_KERNELS
-
-    net = prepare(graph, "fixed_pt")
-    layers = {la.name: la for la in net.layers}
-
-    def run(x):
-        res = intsim.simulate(net, x, record=True)
-        values = {ir.INPUT: x.float()}
-        for name in graph.topological_order():
-            node = graph.nodes[name]
-            (src,) = graph.predecessors(name)
-            if name in layers:
-                out = res.records[name]["s"].float()
-                if not isinstance(node, ir.LIF):
-                    out = out / net.out_scale
-                values[name] = out.reshape(*out.shape[:2], *node.output_shape)
-            else:
-                values[name] = NODE_KERNELS[type(node)](node, values[src])
-        (last,) = graph.predecessors(ir.OUTPUT)
-        return values[last], {k: v for k, v in values.items() if k != ir.INPUT}
-
-    return run
-
-
 def profile_model(path: str, args, targets):
     from .._progress import bar
     from ..backends.lava.cli import load_source
-    from .profile import profile
+    from .profile import loihi_runner, profile
 
     src = load_source(path)
     ds, data = load_dataset(src, args.dataset, args.split, path)

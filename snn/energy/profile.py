@@ -70,6 +70,40 @@ def torch_runner(graph: ir.Graph, device: str = "cpu"):
     return run
 
 
+def loihi_runner(graph):
+    """``run(x) -> (output, records)`` on the ``loihi`` integer simulator (bit-exact with Lava fixed point).
+
+    Each neuron layer's record is the simulator's own output (spikes; a readout's ``v`` divided by the output scale
+    as the backend returns it). The nodes Lava fuses into a layer's synapse stage (Flatten, Linear, Conv2d,
+    DelayLinear) are recomputed with the IR's float weights from the simulator's spikes: their operation counts use
+    the float weights' zero pattern (quantisation may round more weights to zero on the chip).
+    """
+    from ..backends.lava import intsim
+    from ..backends.lava.backend import prepare
+    from ..backends.torch.simulator import NODE_KERNELS
+
+    net = prepare(graph, "fixed_pt")
+    layers = {la.name: la for la in net.layers}
+
+    def run(x):
+        res = intsim.simulate(net, x, record=True)
+        values = {ir.INPUT: x.float()}
+        for name in graph.topological_order():
+            node = graph.nodes[name]
+            (src,) = graph.predecessors(name)
+            if name in layers:
+                out = res.records[name]["s"].float()
+                if not isinstance(node, ir.LIF):
+                    out = out / net.out_scale
+                values[name] = out.reshape(*out.shape[:2], *node.output_shape)
+            else:
+                values[name] = NODE_KERNELS[type(node)](node, values[src])
+        (last,) = graph.predecessors(ir.OUTPUT)
+        return values[last], {k: v for k, v in values.items() if k != ir.INPUT}
+
+    return run
+
+
 def profile(graph: ir.Graph, batches: Iterable, *, label: str, provenance: dict, loss_kind: str = "sum",
             targets: list[Target] | None = None, run=None, device: str = "cpu", progress=None) -> Profile:
     """Counts ``graph`` over ``batches`` of ``(x (T, B, *in), labels (B,) or None, lengths (B,) or None)``.
