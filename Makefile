@@ -33,18 +33,31 @@ $(STAMP)/lava: $(STAMP)/torch
 # < 3.11 and torch 2.3, so no deps and no requires-python check. Its import needs OpenCV (the headless build, numpy<2
 # compatible) and torchvision; PyPI's torchvision for torch 2.13 is a CUDA build that cannot be imported beside the
 # CPU torch, so it is not installed and that test puts an empty stand-in in its place (netx never calls it).
+# neurobench 2.3.0 and spikingjelly 2.0.0 (op_counter) are the energy counts' references (tests/test_energy_peers.py):
+# no deps, so torch stays; they import with loguru (spikingjelly) and what is above (snntorch, tonic for neurobench).
 $(STAMP)/peers: $(STAMP)/lava
 	$(PIP) install -q snntorch==1.0.0 nir nirtorch h5py
 	$(PIP) install -q --no-deps norse==1.1.0 dcls==0.1.1
 	$(PIP) install -q requests && $(PIP) install -q --no-deps tonic==1.7.0 importRosbag==1.0.4 expelliarmus==1.1.12
 	$(PIP) install -q --no-deps --ignore-requires-python lava-dl==0.6.0 opencv-python-headless==4.10.0.84
+	$(PIP) install -q loguru && $(PIP) install -q --no-deps neurobench==2.3.0 spikingjelly==2.0.0
 	touch $@
 
 $(STAMP)/package: $(STAMP)/peers pyproject.toml
 	$(PIP) install -q --no-build-isolation -e '.[dev]'
 	touch $@
 
-test: setup
+# Headless Chromium renders the energy report in tests/test_energy_report.py (Debian's chromium, about 30 s to
+# install). Installed when running as root (CI on a fresh machine); otherwise the test fails saying what to install.
+$(STAMP)/chromium: $(STAMP)/venv
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: chromium is not installed and this is not root: tests/test_energy_report.py will fail" \
+		"(install Debian's chromium)"; fi
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then touch $@; fi
+
+test: setup $(STAMP)/chromium
 	$(PY) -m pytest -q -n 2 tests
 
 demo: setup

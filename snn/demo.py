@@ -119,12 +119,36 @@ def step_lava(ctx: DemoContext) -> str:
             f"the floating-point model's, and {100 * res['lava_accuracy']:.1f}% are correct.")
 
 
+def step_profile(ctx: DemoContext) -> str:
+    """Profiles the saved IR on test samples (``snn profile``): counts, energy estimates, the report in the run
+    folder."""
+    from . import ir
+    from .energy import report
+    from .energy.cli import batches, provenance
+    from .energy.profile import profile
+    from .train.data import load_split
+
+    path = ctx.run_dir / IR_FILE
+    test = load_split(ctx.config.data, "test")
+    p = profile(ir.load(path), batches(test, 256, 64, 0), label=ctx.run_dir.name, loss_kind=ctx.config.loss.kind,
+                provenance=provenance(path, ctx.config.data, "test", "torch"))
+    html = report.write([p], ctx.run_dir / "energy")
+    ctx.results["energy_report"] = html
+    est = {e.target.name: e for e in p.estimates}
+    snn, ann = est["SNN accelerator (AC)"], est["ANN FP32"]
+    return (f"Counted the spikes and synaptic operations of {p.counts.samples} test samples and estimated the energy "
+            f"per inference on {len(p.estimates)} published hardware targets (a digital spiking accelerator: "
+            f"{report.fmt_joules(snn.low)}; the same network as an FP32 ANN: {report.fmt_joules(ann.low)}). "
+            f"Report (open in a browser): {html}; also report.md, metrics.json and layers.csv beside it.")
+
+
 # The demo, in order. Append a step as ("title", fn).
 STEPS: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("train and test", step_train),
     ("evaluate through the IR", step_evaluate_ir),
     ("save the IR", step_save_ir),
     ("export and run on Lava (Loihi 2, fixed point)", step_lava),
+    ("energy profile", step_profile),
 ]
 
 
@@ -185,7 +209,8 @@ def register(sub) -> None:
                        description="Trains the default spiking network on the offline ndigits dataset, evaluates "
                                    "it on the test split, evaluates it again through the IR on the torch backend, "
                                    "saves the run under --out, exports it to Lava's netx format (in the run folder) "
-                                   "and runs test samples on Lava fixed point. "
+                                   "and runs test samples on Lava fixed point, then profiles its activity and "
+                                   "energy (a report in the run folder). "
                                    "Exit code 1 if test accuracy is below 90% or a backend disagrees.")
     p.add_argument("--config", default=str(DEFAULT_CONFIG), help="training config (default: the shipped ndigits.yaml)")
     p.add_argument("--epochs", type=_positive_int, help="override train.epochs (>= 1)")

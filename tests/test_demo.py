@@ -17,7 +17,7 @@ from snn.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP_TITLES = ["train and test", "evaluate through the IR", "save the IR",
-               "export and run on Lava (Loihi 2, fixed point)"]
+               "export and run on Lava (Loihi 2, fixed point)", "energy profile"]
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +112,11 @@ def test_ir_without_data_options_is_a_clear_error(demo, ndigits_root, monkeypatc
     assert main(["run", "--backend", "loihi", str(tmp_path / "bad.h5"), "-n", "4"]) == 2
     err = capsys.readouterr().err
     assert str(tmp_path / "bad.h5") in err and "metadata 'data'" in err
+
+
+def test_demo_prints_where_the_energy_report_is(demo):
+    _, out, run = demo
+    summaries = [line for line in out.splitlines() if line.startswith("  ")]
+    assert f"Report (open in a browser): {run / 'energy' / 'report.html'}" in summaries[4]
+    for name in ("report.html", "report.md", "metrics.json", "layers.csv"):
+        assert (run / "energy" / name).is_file(), name

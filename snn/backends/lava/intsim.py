@@ -214,7 +214,8 @@ def _params(nr: Neuron, device) -> dict:
 
 @dataclass
 class IntResult:
-    """``output`` (T, B, *out) int64: spikes, or a readout's ``v``; ``records``: layer -> {"u", "v"} (T, B, n);
+    """``output`` (T, B, *out) int64: spikes, or a readout's ``v``; ``records``: layer -> {"u", "v", "s": the layer's
+    output} (T, B, n);
     ``overflow``: layer -> :class:`Overflow` counts of this run."""
 
     output: torch.Tensor
@@ -266,7 +267,7 @@ def simulate(net: LavaNet, x, record: bool = False, device: str | torch.device =
             if record:
                 us[t], vs[t] = u, v
         if record:
-            records[layer.name] = {"u": us, "v": vs}
+            records[layer.name] = {"u": us, "v": vs, "s": out}
         overflow[layer.name] = counters.result()
         s, s_abs_max = out, _abs_max(out)
     return IntResult(s.reshape(*s.shape[:2], *net.output_shape), records, overflow)

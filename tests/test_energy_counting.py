@@ -1,0 +1,126 @@
+"""Energy counts against hand-computed values on tiny networks (every number below is worked out in the comments)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from snn import ir
+from snn.backends.torch import simulator
+from snn.energy import count
+
+TAU = 1e9  # ms: beta = exp(-1/TAU) ~ 1, so the hand computation can ignore the leak
+
+
+def _lif(n, threshold, recurrent=None):
+    return ir.LIF(np.full(n, TAU), np.full(n, threshold), "zero", 1.0, recurrent)
+
+
+def _two_layer():
+    # W1 nonzeros per input column: 3, 2, 2, 1; W2 per column: 1, 0, 2. Zeros: 4 of 12 and 3 of 6.
+    w1 = np.array([[1, 0, 2, 0], [0.5, 0.5, 0, 0], [1, 1, 1, 1]])
+    w2 = np.array([[1, 0, 1], [0, 0, 1]])
+    return ir.Graph.chain({"fc1": ir.Linear(w1), "lif1": _lif(3, 0.9), "fc2": ir.Linear(w2), "lif2": _lif(2, 0.9)},
+                          (4,), 1.0)
+
+
+def test_two_layer_network_hand_counts():
+    # step 0 [0.5, 0, 0, 2] (not binary): inputs 0 and 3 are active -> 3 + 1 = 4 MACs; W1 x = [0.5, 0.25, 2.5],
+    #   lif1 spikes [0, 0, 1] -> fc2 reads one spike on column 2 -> 2 ACs; fc2 gives [1, 1] -> lif2 spikes [1, 1].
+    # step 1 [1, 1, 0, 0] (binary): 3 + 2 = 5 ACs; v1 = [1.5, 1.25, 2] -> spikes [1, 1, 1] -> 1 + 0 + 2 = 3 ACs;
+    #   fc2 gives [2, 1] -> lif2 spikes [1, 1].
+    # step 2 zeros: nothing.
+    x = torch.tensor([[0.5, 0, 0, 2], [1, 1, 0, 0], [0, 0, 0, 0]]).reshape(3, 1, 4)
+    c = count(_two_layer(), [x])
+    nb = c.neurobench()
+    assert nb["SynapticOperations"] == {"Effective_MACs": 4, "Effective_ACs": 5 + 2 + 3, "Dense": 3 * (12 + 6)}
+    lif1, lif2 = c.layers[1], c.layers[3]
+    assert lif1.spikes_per_step.tolist() == [1, 3, 0] and lif2.spikes_per_step.tolist() == [2, 2, 0]
+    assert lif1.spikes_per_neuron.tolist() == [1, 1, 2]
+    assert nb["ActivationSparsity"] == pytest.approx((5 + 2) / 15)  # 9 + 6 outputs, 4 + 4 spikes
+    assert nb["MembraneUpdates"] == 15
+    assert lif1.active_updates + lif2.active_updates == 3 + 3 + 2 + 2  # neurons with nonzero input, steps 0 and 1
+    assert nb["ConnectionSparsity"] == pytest.approx(7 / 18)
+    assert nb["Footprint"] == 4 * (12 + 6 + 3 + 3 + 2 + 2)  # float32 weights, tau_mem and threshold
+    assert any("'fc1'" in w and "MACs" in w for w in c.warnings) and len(c.warnings) == 1
+
+
+def test_batches_add_up_and_are_per_sample():
+    x = torch.tensor([[0.5, 0, 0, 2], [1, 1, 0, 0], [0, 0, 0, 0]]).reshape(3, 1, 4)
+    once = count(_two_layer(), [x]).neurobench()
+    twice = count(_two_layer(), [x.repeat(1, 2, 1), x]).neurobench()
+    assert twice["SynapticOperations"] == once["SynapticOperations"]
+    assert twice["MembraneUpdates"] == once["MembraneUpdates"]
+
+
+def test_delay_layer_reads_the_delayed_input():
+    # out 0: w = [1, 2], delays [0, 2]: x_0 is active at t = 0, 2 -> 2 ops; x_1[t - 2] at t = 2, 3 reads x_1[0],
+    #   x_1[1] = 1, 1 -> 2 ops. out 1: w = [0, 1], delays [1, 3]: the zero weight costs nothing; x_1[t - 3] at t = 3
+    #   reads x_1[0] -> 1 op. Effective 5, Dense 4 steps x 4 synapses.
+    node = ir.DelayLinear(np.array([[1.0, 2.0], [0.0, 1.0]]), np.array([[0, 2], [1, 3]]))
+    g = ir.Graph.chain({"d": node}, (2,), 1.0)
+    x = torch.tensor([[1, 1], [0, 1], [1, 0], [0, 0]], dtype=torch.float32).reshape(4, 1, 2)
+    syn = count(g, [x]).neurobench()["SynapticOperations"]
+    assert syn == {"Effective_MACs": 0, "Effective_ACs": 5, "Dense": 16}
+
+
+def test_recurrent_weights_count_the_previous_steps_spikes():
+    # neuron 0 receives neuron 1's spikes (W_rec[0, 1] = 1). Input [[0, 1], [0, 1], [0, 0]], threshold 0.5:
+    # t0 spikes [0, 1]; t1 input [0 + 1, 1] -> [1, 1]; t2 input [0 + 1, 0] -> [1, 0]. Recurrent ops: at t1 and t2
+    # neuron 1's previous spike reaches one nonzero weight -> 2 ACs; Dense 3 steps x 4 weights.
+    g = ir.Graph.chain({"r": _lif(2, 0.5, np.array([[0.0, 1.0], [0.0, 0.0]]))}, (2,), 1.0)
+    x = torch.tensor([[0, 1], [0, 1], [0, 0]], dtype=torch.float32).reshape(3, 1, 2)
+    c = count(g, [x])
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 0, "Effective_ACs": 2, "Dense": 12}
+    (r,) = c.layers
+    assert r.spikes_per_step.tolist() == [1, 2, 1]
+    assert r.active_updates == 1 + 2 + 1 and r.updates == 6
+
+
+def test_conv_counts_in_frame_taps_only():
+    # 3x3 frame, 2x2 kernel with one zero, padding 1 -> 4x4 output. Per axis the in-frame taps of the 4 outputs
+    # are 1, 2, 2, 1 (6) -> Dense 36 per step. Every pixel meets every tap once: 7 nonzero pixels x 3 nonzero taps.
+    w = np.array([[[[1.0, 2.0], [0.0, 3.0]]]])
+    g = ir.Graph.chain({"c": ir.Conv2d(w, None, (3, 3), padding=(1, 1)), "f": ir.Flatten((1, 4, 4))}, (1, 3, 3),
+                       1.0)
+    x = torch.full((2, 1, 1, 3, 3), 0.5)
+    x[0, 0, 0, 0, 0] = x[0, 0, 0, 2, 1] = 0
+    c = count(g, [x])
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 7 * 3 + 9 * 3, "Effective_ACs": 0,
+                                                    "Dense": 2 * 36}
+    assert c.layers[1].kind == "shape"
+
+
+@dataclass(eq=False)
+class _Square(ir.Node):
+    n: int
+
+    @property
+    def input_shape(self):
+        return (self.n,)
+
+    output_shape = input_shape
+
+
+def test_unknown_layer_is_reported_not_counted(monkeypatch):
+    monkeypatch.setitem(simulator.NODE_KERNELS, _Square, lambda node, x: x * x)
+    g = ir.Graph.chain({"fc": ir.Linear(np.ones((2, 2))), "sq": _Square(2)}, (2,), 1.0)
+    c = count(g, [torch.ones(2, 1, 2)])
+    assert c.layers[1].kind == "not counted"
+    assert any("'sq'" in w and "not counted" in w for w in c.warnings)
+
+
+def test_empty_split_is_an_error():
+    with pytest.raises(ValueError, match="no samples"):
+        count(_two_layer(), [])
+
+
+def test_batches_of_different_lengths_add_step_by_step():
+    # the first two steps of the hand-counted input as a second, shorter batch: lif1 spiked [1, 3] on them
+    x = torch.tensor([[0.5, 0, 0, 2], [1, 1, 0, 0], [0, 0, 0, 0]]).reshape(3, 1, 4)
+    c = count(_two_layer(), [x, x[:2]])
+    lif1 = c.layers[1]
+    assert c.steps == 3 and lif1.sample_steps == 3 + 2
+    assert lif1.spikes_per_step.tolist() == [2, 6, 0]
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 4, "Effective_ACs": 10, "Dense": 54 - 9}
