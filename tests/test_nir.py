@@ -106,8 +106,8 @@ def _pool(x: np.ndarray, v) -> np.ndarray:
 
 def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
     """Runs a NIR graph by forward Euler at ``dt`` (s), straight from the NIR equations (reset to v_reset):
-    tau dv/dt = v_leak - v + r I;  tau_syn dI/dt = -I + w_in S (CubaLIF);  dv/dt = r I (IF);  a node's input is the sum of its
-    incoming edges, the previous step's value for edges that close a cycle."""
+    tau dv/dt = v_leak - v + r I;  tau_syn dI/dt = -I + w_in S (CubaLIF);  dv/dt = r I (IF);  a node's input is the
+    sum of its incoming edges, the previous step's value for edges that close a cycle."""
     order, seen = [], set()
     inp = [n for n, v in g.nodes.items() if isinstance(v, nir.Input)][0]
 

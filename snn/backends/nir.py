@@ -12,8 +12,10 @@ and on import ``beta = 1 - dt_s / tau``, ``tau_mem = -dt / ln(beta)`` (ms) and t
 ``g = dt_s r / tau`` (times ``dt_s w_in / tau_syn`` for CubaLIF) is folded into the threshold (``theta / g``: the
 spikes are those of ``v / g``) of spiking nodes, or into the weights feeding an LI readout. Our own files also carry
 the IR's exact values in node metadata (``spikeforge_*``), used when they agree with the NIR parameters, so
-export -> import is bit-exact. NIR's reset is "to ``v_reset``" (our ``zero``); a ``subtract`` or ``none`` reset is
-written to node metadata and a :class:`NIRConventionWarning` says peers will read it as a zero reset.
+export -> import is bit-exact. IF (``dv/dt = r I``, no leak) exports ``r = 1 / dt_s`` (Euler gain ``dt_s r = 1`` per
+step, ours) and imports with threshold ``v_threshold / (dt_s r)``. NIR's reset is "to ``v_reset``" (our ``zero``);
+a ``subtract`` or ``none`` reset is written to node metadata and a :class:`NIRConventionWarning` says peers will read
+it as a zero reset.
 
 Recurrence is a cycle ``LIF -> Linear -> LIF`` in NIR and the ``recurrent_weight`` of our node. Per-synapse integer
 delays (:class:`snn.ir.DelayLinear`) become one branch ``Delay -> Linear`` per distinct delay value ``d`` (NIR's
@@ -335,7 +337,8 @@ def _choose_dt(g, nodes: dict, dt: Optional[float], convention: Optional[str], w
                       NIRConventionWarning, stacklevel=4)
         return CONVENTIONS["snntorch"], "snntorch"
     raise NIRError(f"{where}: ambiguous time step: the file declares no dt (graph metadata 'dt') and its neurons do "
-                   "not follow snnTorch's r = tau / 1e-4 (or include IF nodes, whose input gain dt * r needs dt); pass dt=<seconds per step> (forward Euler at that step) or "
+                   "not follow snnTorch's r = tau / 1e-4 (or include IF nodes, whose input gain dt * r needs dt); "
+                   "pass dt=<seconds per step> (forward Euler at that step) or "
                    "convention='norse' (Norse 1.1.0 files: tau is 1000x too small, read at dt = 1e-6 s) or "
                    "'snntorch' (dt = 1e-4 s)")
 
@@ -464,7 +467,7 @@ class _Importer:
         return ir.IF(threshold, reset)
 
     def pool(self, name: str, node, shape: tuple[int, ...]) -> ir.Node:
-        """NIR SumPool2d/AvgPool2d on a ``(C, H, W)`` input (an int kernel_size/stride/padding is used for both axes)."""
+        """NIR SumPool2d/AvgPool2d on a ``(C, H, W)`` input (an int kernel_size, stride or padding serves both axes)."""
         if len(shape) != 3:
             raise self.error(name, f"expected a (C, H, W) input, got shape {shape}")
         pairs = []
