@@ -16,8 +16,8 @@ from torch import nn
 
 from . import ir
 from .container import Sequential
-from .neurons.lif import LI, LIF, CubaLIF
-from .synapses import Conv2d, DelayedLinear, Flatten, Linear
+from .neurons.lif import IF, LI, LIF, CubaLIF
+from .synapses import AvgPool2d, Conv2d, DelayedLinear, Flatten, Linear, SumPool2d
 
 RebuildFn = Callable[[ir.Node], nn.Module]
 REBUILDERS: dict[type, RebuildFn] = {}
@@ -76,6 +76,21 @@ def _lif(node: ir.LIF) -> LIF:
     m = CubaLIF(shape, tau_syn=_t(node.tau_syn), **kwargs) if isinstance(node, ir.CubaLIF) else LIF(shape, **kwargs)
     _load(m.recurrent_weight, node.recurrent_weight)
     return m
+
+
+@register_rebuild(ir.IF)
+def _if(node: ir.IF) -> IF:
+    m = IF(tuple(node.threshold.shape), threshold=_t(node.threshold), reset=node.reset,
+           recurrent=node.recurrent_weight is not None)
+    _load(m.recurrent_weight, node.recurrent_weight)
+    return m
+
+
+@register_rebuild(ir.SumPool2d)
+@register_rebuild(ir.AvgPool2d)
+def _pool(node) -> SumPool2d | AvgPool2d:
+    module = SumPool2d if isinstance(node, ir.SumPool2d) else AvgPool2d
+    return module(node.kernel_size, stride=node.stride, padding=node.padding)
 
 
 @register_rebuild(ir.LI)

@@ -39,6 +39,14 @@ def _models():
                                        snn.LIF((3, 4, 4), reset="zero")), (2, 8, 8)),
         "delays": (snn.Sequential(snn.DelayedLinear(6, 12, 7, bias=True), snn.LIF(12),
                                   snn.DelayedLinear(12, 4, 5)), (6,)),
+        "if-subtract": (snn.Sequential(snn.Linear(6, 12), snn.IF(12, threshold=torch.linspace(0.5, 2.0, 12))), (6,)),
+        "recurrent-if-zero": (snn.Sequential(snn.Linear(6, 12), snn.IF(12, reset="zero", recurrent=True)), (6,)),
+        "conv-sumpool-if": (snn.Sequential(snn.Conv2d(2, 3, 3, padding=1), snn.SumPool2d(2),
+                                           snn.IF((3, 4, 4), reset="zero"), snn.Flatten((3, 4, 4)),
+                                           snn.Linear(48, 5), snn.LI(5)), (2, 8, 8)),
+        "avgpool-padded": (snn.Sequential(snn.AvgPool2d((3, 2), stride=(2, 1), padding=(1, 0)),
+                                          snn.LIF((2, 4, 7), reset="zero", threshold=0.3)), (2, 8, 8)),
+        "sumpool-if": (snn.Sequential(snn.SumPool2d(2), snn.IF((2, 4, 4), reset="zero", threshold=1.5)), (2, 8, 8)),
     }
 
 
@@ -86,10 +94,20 @@ def test_rebuilt_model_trains_further():
 
 # --- the file itself: an independent forward-Euler reading of the NIR equations -----------------------------------
 
+def _pool(x: np.ndarray, v) -> np.ndarray:
+    """NIR SumPool2d/AvgPool2d on ``(B, C, H, W)`` by explicit windows over the zero-padded frame."""
+    (kh, kw), (sh, sw), (ph, pw) = v.kernel_size, v.stride, v.padding
+    x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    ho, wo = (x.shape[2] - kh) // sh + 1, (x.shape[3] - kw) // sw + 1
+    out = np.stack([np.stack([x[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw].sum(axis=(2, 3)) for j in range(wo)], -1)
+                    for i in range(ho)], -2)
+    return out / (kh * kw) if isinstance(v, nir.AvgPool2d) else out
+
+
 def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
     """Runs a NIR graph by forward Euler at ``dt`` (s), straight from the NIR equations (reset to v_reset):
-    tau dv/dt = v_leak - v + r I;  tau_syn dI/dt = -I + w_in S (CubaLIF);  a node's input is the sum of its
-    incoming edges, the previous step's value for edges that close a cycle."""
+    tau dv/dt = v_leak - v + r I;  tau_syn dI/dt = -I + w_in S (CubaLIF);  dv/dt = r I (IF);  a node's input is the
+    sum of its incoming edges, the previous step's value for edges that close a cycle."""
     order, seen = [], set()
     inp = [n for n, v in g.nodes.items() if isinstance(v, nir.Input)][0]
 
@@ -120,6 +138,8 @@ def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
                 cur[n] = total @ v.weight.T + v.bias
             elif isinstance(v, nir.Linear):
                 cur[n] = total @ v.weight.T
+            elif isinstance(v, (nir.SumPool2d, nir.AvgPool2d)):
+                cur[n] = _pool(total, v)
             elif isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI)):
                 st = state[n]
                 tau = v.tau_mem if isinstance(v, nir.CubaLIF) else v.tau
@@ -133,6 +153,12 @@ def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
                     s = (st["v"] > v.v_threshold).astype(np.float64)
                     st["v"] = np.where(s > 0, v.v_reset, st["v"])
                     cur[n] = s
+            elif isinstance(v, nir.IF):  # dv/dt = r I
+                st = state[n]
+                st["v"] = st["v"] + dt * v.r * total
+                s = (st["v"] > v.v_threshold).astype(np.float64)
+                st["v"] = np.where(s > 0, v.v_reset, st["v"])
+                cur[n] = s
             else:
                 raise AssertionError(type(v))
         prev = cur
@@ -140,7 +166,8 @@ def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
     return np.stack(outs)
 
 
-@pytest.mark.parametrize("name", ["linear-lif-zero", "recurrent-lif", "recurrent-cubalif"])
+@pytest.mark.parametrize("name", ["linear-lif-zero", "recurrent-lif", "recurrent-cubalif", "recurrent-if-zero",
+                                  "sumpool-if", "avgpool-padded"])
 @pytest.mark.parametrize("dt_ms", [1.0, 0.5])
 def test_exported_file_reproduces_our_spikes_by_forward_euler_at_its_dt(name, dt_ms, tmp_path):
     torch.set_default_dtype(torch.float64)
@@ -149,9 +176,9 @@ def test_exported_file_reproduces_our_spikes_by_forward_euler_at_its_dt(name, dt
         for m in model:
             if hasattr(m, "dt"):
                 m.dt = dt_ms
-        graph = snn.lower(model)
+        graph = snn.lower(model, shape)
         path = tmp_path / "m.nir"
-        snn.export_nir(graph, path)
+        snn.export_nir(graph, path, dt=dt_ms / 1000)  # IF-only graphs keep the default dt: the step is set here
         g = nir.read(path)
         assert float(g.metadata["dt"]) == dt_ms / 1000
         x = _spikes(shape, 3).double()
@@ -233,10 +260,18 @@ def test_shapes_that_do_not_chain_named():
         snn.import_nir(g)
 
 
-@pytest.mark.parametrize("node", [nir.Threshold(threshold=np.ones(4)), nir.I(r=np.ones(4))])
-def test_unsupported_node_named(node):
-    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([4])}), "odd": node,
-                            "output": nir.Output(output_type={"output": np.array([4])})},
+_ONES = np.ones(4)
+
+
+@pytest.mark.parametrize("node, shape", [
+    (nir.Threshold(threshold=_ONES), [4]), (nir.I(r=_ONES), [4]),
+    (nir.CubaLI(tau_syn=_ONES, tau_mem=_ONES, r=_ONES, v_leak=0 * _ONES, w_in=_ONES), [4]),
+    (nir.Conv1d(input_shape=5, weight=np.ones((3, 2, 2)), stride=1, padding=0, dilation=1, groups=1,
+                bias=np.zeros(3)), [2, 5])])
+def test_unsupported_node_named(node, shape):
+    # no IR node expresses these (docs/nir.md says why): refused by name, never approximated
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array(shape)}), "odd": node,
+                            "output": nir.Output(output_type={"output": np.array(node.output_type["output"])})},
                      edges=[("input", "odd"), ("odd", "output")], metadata={"dt": 1e-3})
     with pytest.raises(NIRError, match=rf"node 'odd' \({type(node).__name__}\): NIR node type .* not supported"):
         snn.import_nir(g)
@@ -331,6 +366,44 @@ def test_export_refuses_an_ir_node_without_nir_mapping():
     graph = snn.ir.Graph.chain({"astro": Astro(3)}, (3,), 1.0)
     with pytest.raises(NIRError, match=r"node 'astro': IR node type Astro has no NIR mapping"):
         snn.export_nir(graph)
+
+
+def _chain(node, shape, meta=None):
+    return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array(shape)}), "n": node,
+                               "output": nir.Output(output_type={"output": np.array(node.output_type["output"])})},
+                        edges=[("input", "n"), ("n", "output")], metadata=meta or {})
+
+
+def test_if_import_reads_r_by_forward_euler_and_needs_dt():
+    node = nir.IF(r=np.full(3, 2.0), v_threshold=np.array([1.0, 2.0, 4.0]))
+    with pytest.raises(NIRError, match="ambiguous time step.*IF nodes.*dt="):
+        snn.import_nir(_chain(node, [3]))
+    with pytest.warns(NIRConventionWarning, match="dt = 0.001 s declared"):
+        graph, _ = snn.import_nir(_chain(node, [3], {"dt": 1e-3}))
+    # v_t = v_{t-1} + dt r I_t fires above v_threshold: our unit-gain v = sum I fires above v_threshold / (dt r)
+    assert np.allclose(graph.nodes["n"].threshold, [500.0, 1000.0, 2000.0]) and graph.nodes["n"].reset == "zero"
+    bad = nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.full(3, 0.5))
+    with pytest.raises(NIRError, match=r"node 'n' \(IF\): v_reset != 0"):
+        snn.import_nir(_chain(bad, [3], {"dt": 1e-3}))
+
+
+def test_pooling_import_needs_frames_and_takes_int_sizes():
+    pool = nir.SumPool2d(kernel_size=np.array(2), stride=np.array(2), padding=np.array(0))
+    pool.input_type, pool.output_type = {"input": np.array([6])}, {"output": np.array([3])}
+    with pytest.raises(NIRError, match=r"node 'n' \(SumPool2d\): expected a \(C, H, W\) input, got shape \(6,\)"):
+        snn.import_nir(_chain(pool, [6], {"dt": 1e-3}))
+    pool.input_type, pool.output_type = {"input": np.array([2, 4, 6])}, {"output": np.array([2, 2, 3])}
+    with pytest.warns(NIRConventionWarning):
+        graph, _ = snn.import_nir(_chain(pool, [2, 4, 6], {"dt": 1e-3}))
+    node = graph.nodes["n"]
+    assert type(node) is snn.ir.SumPool2d and node.kernel_size == (2, 2) and node.output_shape == (2, 2, 3)
+
+
+def test_adaptive_lif_export_is_refused_by_name():
+    # NIR 1.0 has no adaptive LIF unit (no adaptation current): exporting one is an error, not a plain LIF
+    model = snn.Sequential(snn.Linear(3, 4), snn.AdLIF(4))
+    with pytest.raises(NIRError, match=r"node 'adlif_1': IR node type AdLIF has no NIR mapping"):
+        snn.export_nir(model)
 
 
 def test_batched_input_shape_is_read_unbatched_with_a_warning():

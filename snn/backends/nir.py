@@ -12,8 +12,10 @@ and on import ``beta = 1 - dt_s / tau``, ``tau_mem = -dt / ln(beta)`` (ms) and t
 ``g = dt_s r / tau`` (times ``dt_s w_in / tau_syn`` for CubaLIF) is folded into the threshold (``theta / g``: the
 spikes are those of ``v / g``) of spiking nodes, or into the weights feeding an LI readout. Our own files also carry
 the IR's exact values in node metadata (``spikeforge_*``), used when they agree with the NIR parameters, so
-export -> import is bit-exact. NIR's reset is "to ``v_reset``" (our ``zero``); a ``subtract`` or ``none`` reset is
-written to node metadata and a :class:`NIRConventionWarning` says peers will read it as a zero reset.
+export -> import is bit-exact. IF (``dv/dt = r I``, no leak) exports ``r = 1 / dt_s`` (Euler gain ``dt_s r = 1`` per
+step, ours) and imports with threshold ``v_threshold / (dt_s r)``. NIR's reset is "to ``v_reset``" (our ``zero``);
+a ``subtract`` or ``none`` reset is written to node metadata and a :class:`NIRConventionWarning` says peers will read
+it as a zero reset.
 
 Recurrence is a cycle ``LIF -> Linear -> LIF`` in NIR and the ``recurrent_weight`` of our node. Per-synapse integer
 delays (:class:`snn.ir.DelayLinear`) become one branch ``Delay -> Linear`` per distinct delay value ``d`` (NIR's
@@ -96,11 +98,7 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
         meta["spikeforge_tau_mem"] = node.tau_mem
         if isinstance(node, ir.LI):
             return {name: nir.LI(tau=tau, r=r, v_leak=zeros, metadata=meta)}
-        meta.update(spikeforge_threshold=node.threshold, spikeforge_reset=node.reset)
-        if node.reset != "zero":
-            warnings.warn(f"export_nir: node {name!r}: NIR has no {node.reset!r} reset (it resets to v_reset = 0); "
-                          "the reset is kept in the node's metadata for spikeforge, other readers will reset to zero",
-                          NIRConventionWarning, stacklevel=4)
+        meta.update(_reset_meta(name, node))
         thr = _f64(node.threshold)
         if isinstance(node, ir.CubaLIF):
             tau_syn, w_in = _leak(node.tau_syn, dt_ms, dt_s)
@@ -111,9 +109,18 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
             if gain == "threshold":  # r = 1: the Euler input gain dt/tau = 1 - beta scales v, so the threshold too
                 r, thr = np.ones_like(r), thr * dt_s / tau
             out = {name: nir.LIF(tau=tau, r=r, v_leak=zeros, v_threshold=thr, v_reset=zeros, metadata=meta)}
-        if node.recurrent_weight is not None:
-            out[f"{name}_rec"] = nir.Linear(weight=node.recurrent_weight)
-        return out
+        return _with_recurrence(out, name, node, nir)
+    if isinstance(node, ir.IF):  # dv/dt = r I: Euler at dt_s adds dt_s r I, our unit gain when r = 1 / dt_s
+        thr = _f64(node.threshold)
+        return _with_recurrence({name: nir.IF(r=np.full(thr.shape, 1.0 / dt_s), v_threshold=thr,
+                                              v_reset=np.zeros_like(thr), metadata=_reset_meta(name, node))},
+                                name, node, nir)
+    if isinstance(node, (ir.SumPool2d, ir.AvgPool2d)):
+        pool = getattr(nir, type(node).__name__)(kernel_size=np.array(node.kernel_size), stride=np.array(node.stride),
+                                                 padding=np.array(node.padding))
+        pool.input_type = {"input": np.array(node.input_shape)}  # nir leaves them None; its type check needs them
+        pool.output_type = {"output": np.array(node.output_shape)}
+        return {name: pool}
     if isinstance(node, ir.DelayLinear):
         out = {}
         for k, d in enumerate(np.unique(node.delay) if node.delay.size else [0]):
@@ -123,7 +130,23 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
                                    else nir.Linear(weight=w))
         return out
     raise NIRError(f"export_nir: node {name!r}: IR node type {type(node).__name__} has no NIR mapping; supported: "
-                   "Linear, Conv2d, Flatten, LIF, CubaLIF, LI, DelayLinear")
+                   "Linear, Conv2d, Flatten, LIF, CubaLIF, LI, IF, SumPool2d, AvgPool2d, DelayLinear")
+
+
+def _reset_meta(name: str, node) -> dict:
+    """A spiking node's exact threshold and reset for spikeforge's reader; warns when peers will read another reset."""
+    if node.reset != "zero":
+        warnings.warn(f"export_nir: node {name!r}: NIR has no {node.reset!r} reset (it resets to v_reset = 0); "
+                      "the reset is kept in the node's metadata for spikeforge, other readers will reset to zero",
+                      NIRConventionWarning, stacklevel=5)
+    return {"spikeforge_threshold": node.threshold, "spikeforge_reset": node.reset}
+
+
+def _with_recurrence(out: dict, name: str, node, nir) -> dict:
+    """Adds the ``{name}_rec`` Linear of a recurrent spiking node (``to_nir`` wires the cycle)."""
+    if node.recurrent_weight is not None:
+        out[f"{name}_rec"] = nir.Linear(weight=node.recurrent_weight)
+    return out
 
 
 def to_nir(graph: ir.Graph, *, dt: Optional[float] = None, gain: str = "r") -> "nir.NIRGraph":  # noqa: F821
@@ -238,7 +261,8 @@ def read(path: str | os.PathLike) -> "nir.NIRGraph":  # noqa: F821
 
 # --- import ----------------------------------------------------------------------------------------------------------
 
-_READABLE = ("Input", "Output", "Linear", "Affine", "Conv2d", "Flatten", "LIF", "CubaLIF", "LI", "Delay", "Scale")
+_READABLE = ("Input", "Output", "Linear", "Affine", "Conv2d", "Flatten", "LIF", "CubaLIF", "LI", "IF", "SumPool2d",
+             "AvgPool2d", "Delay", "Scale")
 
 
 def _inline_subgraphs(nodes: dict, edges: list) -> tuple[dict, list]:
@@ -304,15 +328,17 @@ def _choose_dt(g, nodes: dict, dt: Optional[float], convention: Optional[str], w
     if convention == "spikeforge":
         raise NIRError(f"{where}: convention 'spikeforge' needs a graph metadata 'dt', and the file has none")
     pairs = [p for v in nodes.values() for p in _time_params(v)]
-    if not pairs:
+    has_if = any(isinstance(v, _nir().IF) for v in nodes.values())  # its gain dt r needs dt; snnTorch writes no IF
+    if not pairs and not has_if:
         return 1e-3, "none"
-    if all(np.allclose(r, tau / CONVENTIONS["snntorch"], rtol=_RTOL) for tau, r in pairs):
+    if not has_if and all(np.allclose(r, tau / CONVENTIONS["snntorch"], rtol=_RTOL) for tau, r in pairs):
         warnings.warn(f"{where}: no dt in the file; every neuron has r = tau / 1e-4, snnTorch's convention: read at "
                       "dt = 1e-4 s (forward Euler; pass dt= or convention= to read it otherwise)",
                       NIRConventionWarning, stacklevel=4)
         return CONVENTIONS["snntorch"], "snntorch"
     raise NIRError(f"{where}: ambiguous time step: the file declares no dt (graph metadata 'dt') and its neurons do "
-                   "not follow snnTorch's r = tau / 1e-4; pass dt=<seconds per step> (forward Euler at that step) or "
+                   "not follow snnTorch's r = tau / 1e-4 (or include IF nodes, whose input gain dt * r needs dt); "
+                   "pass dt=<seconds per step> (forward Euler at that step) or "
                    "convention='norse' (Norse 1.1.0 files: tau is 1000x too small, read at dt = 1e-6 s) or "
                    "'snntorch' (dt = 1e-4 s)")
 
@@ -363,7 +389,6 @@ class _Importer:
 
     def neuron(self, name: str, node) -> ir.Node:
         nir = self.nir
-        meta = getattr(node, "metadata", None) or {}
         tau_field = "tau" if isinstance(node, (nir.LIF, nir.LI)) else "tau_mem"
         tau, r = self._array(name, node, tau_field), self._array(name, node, "r")
         v_leak = self._array(name, node, "v_leak")
@@ -402,15 +427,56 @@ class _Importer:
         if np.any(gain <= 0):
             raise self.error(name, f"input gain dt*r/tau{' * dt*w_in/tau_syn' if isinstance(node, nir.CubaLIF) else ''}"
                                    f" must be > 0, got min {gain.min():g}")
-        threshold = self._exact(node, "spikeforge_threshold", np.broadcast_to(thr, shape) / gain, rel=1e-5)
-        reset = meta.get("spikeforge_reset", "zero")
-        reset = reset.decode() if isinstance(reset, bytes) else str(reset)
-        if reset not in ("zero", "subtract", "none") or self.convention != "spikeforge":
-            reset = "zero"
+        threshold, reset = self._firing(node, thr, gain, shape)
         common = dict(tau_mem=tau_mem, threshold=threshold, reset=reset, dt=self.dt_ms)
         if isinstance(node, nir.CubaLIF):
             return ir.CubaLIF(**common, tau_syn=tau_syn), None
         return ir.LIF(**common), None
+
+    def _firing(self, node, thr: np.ndarray, gain: np.ndarray, shape) -> tuple[np.ndarray, str]:
+        """``(threshold, reset)`` of a spiking node: ``v_threshold / gain`` (the spikes of ``v / gain``, our unit input
+        gain), or our own file's exact values from its metadata."""
+        threshold = self._exact(node, "spikeforge_threshold", np.broadcast_to(thr, shape) / gain, rel=1e-5)
+        reset = (getattr(node, "metadata", None) or {}).get("spikeforge_reset", "zero")
+        reset = reset.decode() if isinstance(reset, bytes) else str(reset)
+        if reset not in ("zero", "subtract", "none") or self.convention != "spikeforge":
+            reset = "zero"
+        return threshold, reset
+
+    def integrate_and_fire(self, name: str, node) -> ir.IF:
+        """NIR IF (``dv/dt = r I``) read by forward Euler: input gain ``dt_s r`` per step (Norse: ``r``, see below)."""
+        r, thr = self._array(name, node, "r"), self._array(name, node, "v_threshold")
+        v_reset = _f64(node.v_reset) if getattr(node, "v_reset", None) is not None else np.zeros(1)
+        try:
+            shape = np.broadcast_shapes(r.shape, thr.shape, v_reset.shape)
+        except ValueError:
+            raise self.error(name, f"parameter shapes {[r.shape, thr.shape, v_reset.shape]} do not broadcast "
+                                   "together") from None
+        if not shape:
+            raise self.error(name, "parameters are scalars: the layer's size is unknown; expected per-neuron arrays")
+        if np.any(v_reset != 0):
+            raise self.error(name, "v_reset != 0 is not supported; expected v_reset = 0 (our zero reset)")
+        gain = np.broadcast_to(r, shape) * (1.0 if self.convention == "norse" else self.dt_s)
+        if self.convention == "norse":
+            warnings.warn(f"{self.where}: node {name!r}: Norse convention: IF's r read as the input gain per step "
+                          "(Norse's IAF adds its input unscaled, whatever dt, and writes r = 1)", NIRConventionWarning,
+                          stacklevel=5)
+        if np.any(gain <= 0):
+            raise self.error(name, f"input gain dt*r must be > 0, got min {gain.min():g}")
+        threshold, reset = self._firing(node, thr, gain, shape)
+        return ir.IF(threshold, reset)
+
+    def pool(self, name: str, node, shape: tuple[int, ...]) -> ir.Node:
+        """NIR SumPool2d/AvgPool2d on a ``(C, H, W)`` input (an int kernel_size, stride or padding serves both axes)."""
+        if len(shape) != 3:
+            raise self.error(name, f"expected a (C, H, W) input, got shape {shape}")
+        pairs = []
+        for field in ("kernel_size", "stride", "padding"):
+            v = self._ints(name, getattr(node, field), field)
+            if len(v) not in (1, 2):
+                raise self.error(name, f"{field}: expected an int or an (H, W) pair, got {getattr(node, field)!r}")
+            pairs.append(v * (3 - len(v)) if len(v) == 1 else v)
+        return getattr(ir, type(node).__name__)(shape, *pairs)
 
     # -- structure ----------------------------------------------------------------------------------------------------
 
@@ -435,6 +501,8 @@ class _Importer:
             return tuple(np.shape(v.delay))
         if isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI)):
             return tuple(np.shape(v.tau if isinstance(v, (nir.LIF, nir.LI)) else v.tau_mem))
+        if isinstance(v, nir.IF):
+            return tuple(np.shape(v.v_threshold))
         return None
 
     def input_shape(self, name: str) -> tuple[int, ...]:
@@ -477,6 +545,10 @@ class _Importer:
             return ir.Flatten(shape), None
         if isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI)):
             return self.neuron(name, v)
+        if isinstance(v, nir.IF):
+            return self.integrate_and_fire(name, v), None
+        if isinstance(v, (nir.SumPool2d, nir.AvgPool2d)):
+            return self.pool(name, v, shape), None
         if isinstance(v, nir.Delay):
             steps = self._array(name, v, "delay") / self.dt_s
             if steps.ndim != 1 or np.any(steps < 0) or not np.allclose(steps, np.round(steps), rtol=0, atol=1e-6):
@@ -506,7 +578,7 @@ class _Importer:
         left = sorted(set(indeg) - set(order))
         if left:
             raise NIRError(f"{self.where}: nodes {left} are not reachable from the input or lie on a cycle that is "
-                           "not a recurrent LIF/CubaLIF -> Linear/Affine -> LIF/CubaLIF loop")
+                           "not a recurrent LIF/CubaLIF/IF -> Linear/Affine -> same neuron loop")
         return order
 
     def graph(self) -> ir.Graph:
@@ -523,7 +595,7 @@ class _Importer:
         for w, v in self.nodes.items():
             p = self.preds(w)
             if isinstance(v, (nir.Linear, nir.Affine)) and len(p) == 1 and p == self.succs(w) \
-                    and isinstance(self.nodes[p[0]], (nir.LIF, nir.CubaLIF)):
+                    and isinstance(self.nodes[p[0]], (nir.LIF, nir.CubaLIF, nir.IF)):
                 recurrent[p[0]] = w
         self.edges = [e for e in self.edges if e not in set(recurrent.items()) | {(w, n) for n, w in recurrent.items()}]
         self.loops = set(recurrent.values())
