@@ -83,10 +83,31 @@ def _overrides(args) -> list[str]:
     return list(getattr(args, "overrides", None) or []) + list(args.set or [])
 
 
+def fill_defaults(cfg):
+    """``cfg`` with every default written out: the dataset's frame settings (registry defaults, then
+    :class:`~snn.datasets.FrameConfig`'s) and every model option, ``model.dt`` taken from the frames as training does."""
+    import dataclasses
+
+    from ..datasets import FrameConfig, registry
+    from .trainer import fill_model_defaults, resolve_model_dt
+
+    frames = {**registry.spec(cfg.data.name).frame_defaults, **cfg.data.frames}
+    known = {f.name for f in dataclasses.fields(FrameConfig)}
+    settings = dataclasses.asdict(FrameConfig(**{k: v for k, v in frames.items() if k in known}))
+    cfg.data.frames = {**settings, **frames}
+    resolve_model_dt(cfg.model, cfg.data.frames["dt"])
+    fill_model_defaults(cfg.model)
+    return cfg
+
+
 def _cmd_train(args) -> int:
-    from .config import from_dict
+    from .config import dump, from_dict
     from .run import train
 
+    if args.print_config:
+        print(dump(fill_defaults(from_dict(resolve_config(args) if args.resume is None else resume_config(args)))),
+              end="")
+        return 0
     if args.resume is None:
         return train(from_dict(resolve_config(args))).exit_code
     return train(from_dict(resume_config(args)), resume_dir=args.resume).exit_code
@@ -132,6 +153,7 @@ def format_confusion(confusion: np.ndarray) -> str:
 
 
 def _cmd_eval(args) -> int:
+    from ..datasets import registry
     from .checkpoint import load_model, resolve
     from .config import apply_overrides, from_dict
     from .data import load_split
@@ -145,6 +167,11 @@ def _cmd_eval(args) -> int:
     if bad:
         raise ValueError(f"snn eval: only data.* keys may be overridden, got {bad}")
     cfg = from_dict(apply_overrides(cfg.to_dict(), overrides))
+    splits = registry.spec(cfg.data.name).splits
+    if args.split not in splits:
+        raise ValueError(f"snn eval --split {args.split}: dataset {cfg.data.name} has the splits {list(splits)}"
+                         + (" (its validation share was drawn from the train split during training: data.val_fraction"
+                            ")" if args.split in ("valid", "val") else ""))
     dataset = load_split(cfg.data, args.split)
     first = tuple(dataset.feature_shape)
     result = evaluate_on_backend(model, dataset, kind=cfg.loss.kind, num_classes=dataset.num_classes,
@@ -197,6 +224,8 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last completed epoch; may "
                                                       "change only --epochs, --device, --quiet and a few keys")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a config override (repeatable)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (every default filled in) as YAML and exit without training")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides after the options, e.g. optim.lr=1e-3 model.hidden=[256]")
     p.set_defaults(func=_guarded(_cmd_train))
@@ -207,7 +236,8 @@ def register(sub) -> None:
                                    "confusion matrix; saves both (JSON + PNG) beside the run.")
     p.add_argument("checkpoint", help="a checkpoint file or a run folder (uses checkpoints/best.pt)")
     p.add_argument("--dataset", help="dataset name (default: the one it was trained on)")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="split to evaluate (default test)")
+    p.add_argument("--split", default="test",
+                   help="split to evaluate: train, test, or valid where the dataset has one (SSC) (default test)")
     p.add_argument("--backend", default="torch", help="backend of snn.backends (default torch; see `snn info`)")
     p.add_argument("--batch-size", type=int, default=128, help="samples per backend call (default 128)")
     p.add_argument("--out", metavar="DIR", help="where the JSON and PNG go (default: the run folder)")
