@@ -10,7 +10,8 @@ import sys
 from . import __version__
 
 # Modules that add subcommands: each has ``register(subparsers)`` setting ``func`` on its parser.
-COMMAND_MODULES = ["snn.demo", "snn.backends.lava.cli", "snn.train.cli", "snn.datasets.cli", "snn.commands.runs"]
+COMMAND_MODULES = ["snn.demo", "snn.backends.lava.cli", "snn.train.cli", "snn.datasets.cli", "snn.commands.runs",
+                   "snn.commands.plot"]
 
 
 def _cmd_version(args) -> int:

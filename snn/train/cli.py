@@ -189,6 +189,13 @@ def _cmd_eval(args) -> int:
     plot_confusion(result.confusion, out / f"{stem}.png",
                    title=f"{cfg.data.name} {args.split} on {args.backend}: {100 * result.accuracy:.2f}%")
     print(f"wrote {out / (stem + '.json')} and {out / (stem + '.png')}")
+    if args.plots:
+        from ..commands.plot import parse_neurons
+        from .activity import plot_run
+
+        drawn = plot_run(path, args.split, samples=args.samples, sample=args.sample,
+                         neurons=parse_neurons(args.neurons), out=out, data_overrides=overrides)
+        print("wrote " + ", ".join(str(p) for p in drawn["paths"].values()) + " (torch backend)")
     return 0
 
 
@@ -203,6 +210,8 @@ def _guarded(fn):
 
 
 def register(sub) -> None:
+    from ..commands.plot import add_plot_options
+
     p = sub.add_parser("train", help="train a spiking network (config file + KEY=VALUE overrides; resumable; DDP)",
                        description="Train a spiking network from a YAML config. Runs are resumable and "
                                    "torchrun-ready.", epilog=TRAIN_EPILOG,
@@ -244,4 +253,7 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a data override (repeatable), e.g. --set data.root=/data")
+    p.add_argument("--plots", action="store_true", help="also write the spike raster, membrane traces and "
+                                                        "firing-rate histograms (as snn plot; torch backend)")
+    add_plot_options(p)
     p.set_defaults(func=_guarded(_cmd_eval))
