@@ -24,6 +24,7 @@ TRAIN_EPILOG = """examples:
   snn train --dataset shd --model lif         # configs/shd_lif.yaml
   snn train --config configs/ndigits.yaml optim.lr=2e-3 model.hidden=[256,128] train.epochs=5
   snn train --resume runs/ndigits-lif-20250101-120000
+  snn train --dataset ndigits --model conv --print-config   # the resolved config, every default; trains nothing
   torchrun --nproc_per_node=2 -m snn train --config configs/ndigits.yaml   # DDP, gloo on CPU
 
 Any config key can be set as KEY=VALUE after the options, or with --set KEY=VALUE anywhere (values are YAML).
@@ -85,7 +86,7 @@ def _overrides(args) -> list[str]:
 
 def fill_defaults(cfg):
     """``cfg`` with every default written out: the dataset's frame settings (registry defaults, then
-    :class:`~snn.datasets.FrameConfig`'s) and every model option, ``model.dt`` taken from the frames as training does."""
+    :class:`~snn.datasets.FrameConfig`'s) and every model option, ``model.dt`` from the frames as training sets it."""
     import dataclasses
 
     from ..datasets import FrameConfig, registry
