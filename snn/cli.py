@@ -10,8 +10,7 @@ import sys
 from . import __version__
 
 # Modules that add subcommands: each has ``register(subparsers)`` setting ``func`` on its parser.
-COMMAND_MODULES = ["snn.demo", "snn.backends.lava.cli", "snn.train.cli", "snn.datasets.cli", "snn.commands.runs",
-                   "snn.commands.plot"]
+COMMAND_MODULES = ["snn.demo", "snn.backends.lava.cli", "snn.train.cli", "snn.datasets.cli"]
 
 
 def _cmd_version(args) -> int:
@@ -47,6 +46,10 @@ def _dist_version(dist: str) -> str:
         return "not installed"
 
 
+# The commands in snn/commands/, one module each (registered after COMMAND_MODULES, the same way).
+COMMANDS = ["snn.commands.runs", "snn.commands.plot"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snn", description="spikeforge: train spiking neural networks and run them on simulation and "
@@ -57,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_version)
     p = sub.add_parser("info", help="versions, torch device, and which backends are usable here and why not")
     p.set_defaults(func=_cmd_info)
-    for module in COMMAND_MODULES:
+    for module in COMMAND_MODULES + COMMANDS:
         importlib.import_module(module).register(sub)
     return parser
 
