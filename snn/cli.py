@@ -46,6 +46,10 @@ def _dist_version(dist: str) -> str:
         return "not installed"
 
 
+# The commands in snn/commands/, one module each (registered after COMMAND_MODULES, the same way).
+COMMANDS = ["snn.commands.runs", "snn.commands.plot"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="snn", description="spikeforge: train spiking neural networks and run them on simulation and "
@@ -56,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_version)
     p = sub.add_parser("info", help="versions, torch device, and which backends are usable here and why not")
     p.set_defaults(func=_cmd_info)
-    for module in COMMAND_MODULES:
+    for module in COMMAND_MODULES + COMMANDS:
         importlib.import_module(module).register(sub)
     return parser
 

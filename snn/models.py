@@ -150,3 +150,47 @@ def delay_mlp(input_shape, num_classes, *, hidden=(256, 256), max_delay=25, tau_
     readout = DelayedLinear(width, num_classes, max_delay, sigma_final=sigma_final) if readout_delay \
         else Linear(width, num_classes, bias=False)
     return Sequential(*layers, readout, LI(num_classes, tau_mem=tau_mem, dt=dt))
+
+
+@register_model("conv")
+def conv_net(input_shape, num_classes, *, channels=(16, 32), kernel=3, stride=2, hidden=(), tau_mem=20.0,
+             threshold=1.0, reset="zero", surrogate="atan", slope=None, dropout=0.0, tau_out=20.0,
+             dt=1.0) -> Sequential:
+    """Convolutional spiking network for camera frames ``(C, H, W)``.
+
+    ``[Conv2d(k = kernel, stride, zero padding k // 2) -> LIF] * len(channels)`` -> ``Flatten`` ->
+    ``[Linear -> LIF (-> Dropout)] * len(hidden)`` -> ``Linear -> LI``. The strided convolution does the spatial
+    down-sampling of a conv -> LIF -> pool block (stride 2 halves H and W); sum/average pooling layers that lower
+    to the IR take that place once they exist. Time constants and ``dt`` in ms.
+    """
+    from .synapses import Conv2d
+
+    if len(input_shape) != 3:
+        raise ValueError(f"model (conv): expected frames of shape (C, H, W), got input shape {tuple(input_shape)}; "
+                         f"use model.type lif for flat inputs")
+    channels = [channels] if isinstance(channels, int) else list(channels)
+    hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+    for key, sizes in (("channels", channels), ("hidden", hidden)):
+        if not all(isinstance(c, int) and c > 0 for c in sizes):
+            raise ValueError(f"model (conv): {key}: expected a list of positive sizes, got {sizes!r}")
+    if not channels:
+        raise ValueError("model (conv): channels: expected at least one convolution block, got []")
+    for key, value in (("kernel", kernel), ("stride", stride)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"model (conv): {key}: expected an int >= 1, got {value!r}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"model (conv): dropout: expected a number in [0, 1), got {dropout!r}")
+    neuron = dict(tau_mem=tau_mem, threshold=threshold, reset=reset, dt=dt, surrogate=surrogate, slope=slope)
+    layers: list[nn.Module] = []
+    shape = tuple(input_shape)
+    for c in channels:
+        conv = Conv2d(shape[0], c, kernel, stride=stride, padding=kernel // 2)
+        shape = conv.output_shape(shape)
+        layers += [conv, LIF(shape, **neuron)]
+    layers.append(Flatten(shape))
+    width = math.prod(shape)
+    for h in hidden:
+        layers += [Linear(width, h), LIF(h, **neuron)] + ([nn.Dropout(dropout)] if dropout else [])
+        width = h
+    layers += [Linear(width, num_classes), LI(num_classes, tau_mem=tau_out, dt=dt)]
+    return Sequential(*layers)

@@ -24,6 +24,7 @@ TRAIN_EPILOG = """examples:
   snn train --dataset shd --model lif         # configs/shd_lif.yaml
   snn train --config configs/ndigits.yaml optim.lr=2e-3 model.hidden=[256,128] train.epochs=5
   snn train --resume runs/ndigits-lif-20250101-120000
+  snn train --dataset ndigits --model conv --print-config   # the resolved config, every default; trains nothing
   torchrun --nproc_per_node=2 -m snn train --config configs/ndigits.yaml   # DDP, gloo on CPU
 
 Any config key can be set as KEY=VALUE after the options, or with --set KEY=VALUE anywhere (values are YAML).
@@ -83,10 +84,31 @@ def _overrides(args) -> list[str]:
     return list(getattr(args, "overrides", None) or []) + list(args.set or [])
 
 
+def fill_defaults(cfg):
+    """``cfg`` with every default written out: the dataset's frame settings (registry defaults, then
+    :class:`~snn.datasets.FrameConfig`'s) and every model option, ``model.dt`` from the frames as training sets it."""
+    import dataclasses
+
+    from ..datasets import FrameConfig, registry
+    from .trainer import fill_model_defaults, resolve_model_dt
+
+    frames = {**registry.spec(cfg.data.name).frame_defaults, **cfg.data.frames}
+    known = {f.name for f in dataclasses.fields(FrameConfig)}
+    settings = dataclasses.asdict(FrameConfig(**{k: v for k, v in frames.items() if k in known}))
+    cfg.data.frames = {**settings, **frames}
+    resolve_model_dt(cfg.model, cfg.data.frames["dt"])
+    fill_model_defaults(cfg.model)
+    return cfg
+
+
 def _cmd_train(args) -> int:
-    from .config import from_dict
+    from .config import dump, from_dict
     from .run import train
 
+    if args.print_config:
+        print(dump(fill_defaults(from_dict(resolve_config(args) if args.resume is None else resume_config(args)))),
+              end="")
+        return 0
     if args.resume is None:
         return train(from_dict(resolve_config(args))).exit_code
     return train(from_dict(resume_config(args)), resume_dir=args.resume).exit_code
@@ -132,6 +154,7 @@ def format_confusion(confusion: np.ndarray) -> str:
 
 
 def _cmd_eval(args) -> int:
+    from ..datasets import registry
     from .checkpoint import load_model, resolve
     from .config import apply_overrides, from_dict
     from .data import load_split
@@ -159,6 +182,11 @@ def _cmd_eval(args) -> int:
         keys = "data.* keys" + (" and loss.kind" if len(allowed) > 1 else "")
         raise ValueError(f"snn eval: only {keys} may be overridden, got {bad}")
     cfg = from_dict(apply_overrides(cfg.to_dict(), overrides))
+    splits = registry.spec(cfg.data.name).splits
+    if args.split not in splits:
+        raise ValueError(f"snn eval --split {args.split}: dataset {cfg.data.name} has the splits {list(splits)}"
+                         + (" (its validation share was drawn from the train split during training: data.val_fraction"
+                            ")" if args.split in ("valid", "val") else ""))
     dataset = load_split(cfg.data, args.split)
     first = tuple(dataset.feature_shape)
     result = evaluate_on_backend(model, dataset, kind=cfg.loss.kind, num_classes=dataset.num_classes,
@@ -176,6 +204,13 @@ def _cmd_eval(args) -> int:
     plot_confusion(result.confusion, out / f"{stem}.png",
                    title=f"{cfg.data.name} {args.split} on {args.backend}: {100 * result.accuracy:.2f}%")
     print(f"wrote {out / (stem + '.json')} and {out / (stem + '.png')}")
+    if args.plots:
+        from ..commands.plot import parse_neurons
+        from .activity import plot_run
+
+        drawn = plot_run(path, args.split, samples=args.samples, sample=args.sample,
+                         neurons=parse_neurons(args.neurons), out=out, data_overrides=overrides)
+        print("wrote " + ", ".join(str(p) for p in drawn["paths"].values()) + " (torch backend)")
     return 0
 
 
@@ -190,6 +225,8 @@ def _guarded(fn):
 
 
 def register(sub) -> None:
+    from ..commands.plot import add_plot_options
+
     p = sub.add_parser("train", help="train a spiking network (config file + KEY=VALUE overrides; resumable; DDP)",
                        description="Train a spiking network from a YAML config. Runs are resumable and "
                                    "torchrun-ready.", epilog=TRAIN_EPILOG,
@@ -211,6 +248,8 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run from its last completed epoch; may "
                                                       "change only --epochs, --device, --quiet and a few keys")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a config override (repeatable)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config (every default filled in) as YAML and exit without training")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides after the options, e.g. optim.lr=1e-3 model.hidden=[256]")
     p.set_defaults(func=_guarded(_cmd_train))
@@ -222,11 +261,15 @@ def register(sub) -> None:
     p.add_argument("checkpoint", help="a checkpoint file, a run folder (uses checkpoints/best.pt) or a NIR file "
                                       "(.nir; needs --dataset; prediction rule loss.kind, default sum)")
     p.add_argument("--dataset", help="dataset name (default: the one it was trained on)")
-    p.add_argument("--split", default="test", choices=["train", "test"], help="split to evaluate (default test)")
+    p.add_argument("--split", default="test",
+                   help="split to evaluate: train, test, or valid where the dataset has one (SSC) (default test)")
     p.add_argument("--backend", default="torch", help="backend of snn.backends (default torch; see `snn info`)")
     p.add_argument("--batch-size", type=int, default=128, help="samples per backend call (default 128)")
     p.add_argument("--out", metavar="DIR", help="where the JSON and PNG go (default: the run folder)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="a data override (repeatable), e.g. --set data.root=/data")
+    p.add_argument("--plots", action="store_true", help="also write the spike raster, membrane traces and "
+                                                        "firing-rate histograms (as snn plot; torch backend)")
+    add_plot_options(p)
     p.set_defaults(func=_guarded(_cmd_eval))

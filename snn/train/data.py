@@ -21,8 +21,8 @@ class Splits:
 
 
 def load_split(data: DataConfig, split: str, progress: bool = False) -> Dataset:
-    """One split (``train`` or ``test``) of the configured dataset, as frames (``progress``: bars while a generated
-    dataset is built or frames are binned the first time)."""
+    """One split (``train``, ``test``, or ``valid`` where the dataset has one) of the configured dataset, as frames
+    (``progress``: bars while a generated dataset is built or frames are binned the first time)."""
     from .. import datasets
 
     return datasets.frames(data.name, split, root=data.root, **{"progress": progress, **data.frames})

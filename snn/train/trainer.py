@@ -78,6 +78,31 @@ def _plain(value):
     return _NOT_PLAIN
 
 
+def resolve_model_dt(model: dict, data_dt) -> None:
+    """Gives the model config ``model`` the dataset's frame ``dt`` (ms) unless it sets one; checks they agree."""
+    builder = models.MODELS.get(model.get("type"))
+    if builder is None or data_dt is None or "dt" not in models._options(builder):
+        return
+    if "dt" not in model:
+        model["dt"] = float(data_dt)
+    elif not math.isclose(float(model["dt"]), float(data_dt), rel_tol=1e-6):
+        raise ValueError(f"config: model.dt = {model['dt']} ms but the dataset's frames are "
+                         f"{data_dt} ms apart; set model.dt to {data_dt} or drop it")
+
+
+def fill_model_defaults(model: dict) -> None:
+    """Writes the builder's default of every model option the config ``model`` leaves out (plain values only), so
+    that ``config.yaml`` and the checkpoints record the whole architecture."""
+    builder = models.MODELS.get(model.get("type"))
+    if builder is None:
+        return
+    for p in inspect.signature(builder).parameters.values():
+        if p.kind is p.KEYWORD_ONLY and p.default is not p.empty and p.name not in model:
+            value = _plain(p.default)
+            if value is not _NOT_PLAIN:
+                model[p.name] = value
+
+
 def _collate():
     from ..datasets import pad_collate
 
@@ -134,8 +159,8 @@ class Trainer:
         base = train_set.dataset if isinstance(train_set, Subset) else train_set
         self.input_shape = tuple(int(s) for s in base.feature_shape)
         self.num_classes = int(base.num_classes)
-        self._resolve_model_dt(getattr(base, "dt", None))
-        self._fill_model_defaults()
+        resolve_model_dt(self.config.model, getattr(base, "dt", None))
+        fill_model_defaults(self.config.model)
         torch.manual_seed(config.seed)
         self.model = models.build(config.model, self.input_shape, self.num_classes).to(self.device)
         self.recorder = _SpikeRecorder(self.model)
@@ -160,29 +185,6 @@ class Trainer:
         self._tb = None
 
     # -- set-up -----------------------------------------------------------------------------------------------------
-
-    def _resolve_model_dt(self, data_dt) -> None:
-        """Gives the model the dataset's frame ``dt`` (ms) unless the config sets one; checks they agree."""
-        builder = models.MODELS.get(self.config.model.get("type"))
-        if builder is None or data_dt is None or "dt" not in models._options(builder):
-            return
-        if "dt" not in self.config.model:
-            self.config.model["dt"] = float(data_dt)
-        elif not math.isclose(float(self.config.model["dt"]), float(data_dt), rel_tol=1e-6):
-            raise ValueError(f"config: model.dt = {self.config.model['dt']} ms but the dataset's frames are "
-                             f"{data_dt} ms apart; set model.dt to {data_dt} or drop it")
-
-    def _fill_model_defaults(self) -> None:
-        """Writes the builder's default of every model option the config leaves out into ``config.model`` (plain
-        values only), so that ``config.yaml`` and the checkpoints record the whole architecture."""
-        builder = models.MODELS.get(self.config.model.get("type"))
-        if builder is None:
-            return
-        for p in inspect.signature(builder).parameters.values():
-            if p.kind is p.KEYWORD_ONLY and p.default is not p.empty and p.name not in self.config.model:
-                value = _plain(p.default)
-                if value is not _NOT_PLAIN:
-                    self.config.model[p.name] = value
 
     @property
     def monitor(self) -> str:

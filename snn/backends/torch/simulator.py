@@ -47,9 +47,27 @@ def _flatten(node: ir.Flatten, x: torch.Tensor) -> torch.Tensor:
     return x.flatten(2)
 
 
-@register_kernel(ir.LIF)
-@register_kernel(ir.CubaLIF)
-def _lif(node: ir.LIF, x: torch.Tensor) -> torch.Tensor:
+# Kernels that also give the membrane potential, for plots of what a layer does: node type -> (fn, spiking), where
+# ``fn(node, x) -> (output, v)`` with ``v`` (T, B, *shape) the membrane after integrating step t and before its reset,
+# and ``spiking`` says whether the output is spikes (0/1).
+TRACE_KERNELS: dict[type, tuple[Callable[[ir.Node, torch.Tensor], tuple[torch.Tensor, torch.Tensor]], bool]] = {}
+
+
+def register_trace_kernel(node_type: type, spiking: bool) -> Callable:
+    """Decorator registering a kernel that returns ``(output, membrane)`` for ``node_type``; it also becomes the
+    node type's kernel (its output alone)."""
+
+    def deco(fn):
+        TRACE_KERNELS[node_type] = (fn, spiking)
+        NODE_KERNELS[node_type] = lambda node, x: fn(node, x)[0]
+        return fn
+
+    return deco
+
+
+@register_trace_kernel(ir.LIF, spiking=True)
+@register_trace_kernel(ir.CubaLIF, spiking=True)
+def _lif(node: ir.LIF, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     beta = torch.exp(-node.dt / _t(node.tau_mem, x))
     alpha = torch.exp(-node.dt / _t(node.tau_syn, x)) if isinstance(node, ir.CubaLIF) else None
     theta = _t(node.threshold, x)
@@ -58,28 +76,30 @@ def _lif(node: ir.LIF, x: torch.Tensor) -> torch.Tensor:
     i = torch.zeros_like(x[0])
     s = torch.zeros_like(x[0])
     out = torch.empty_like(x)
+    trace = torch.empty_like(x)
     for t in range(x.shape[0]):
         inp = x[t] if w_rec is None else x[t] + s @ w_rec.t()
         i = inp if alpha is None else alpha * i + inp
         v = beta * v + i
+        trace[t] = v
         s = (v > theta).to(x.dtype)
         if node.reset == "subtract":
             v = v - s * theta
         elif node.reset == "zero":
             v = v * (1 - s)
         out[t] = s
-    return out
+    return out, trace
 
 
-@register_kernel(ir.LI)
-def _li(node: ir.LI, x: torch.Tensor) -> torch.Tensor:
+@register_trace_kernel(ir.LI, spiking=False)
+def _li(node: ir.LI, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     beta = torch.exp(-node.dt / _t(node.tau_mem, x))
     v = torch.zeros_like(x[0])
     out = torch.empty_like(x)
     for t in range(x.shape[0]):
         v = beta * v + x[t]
         out[t] = v
-    return out
+    return out, out
 
 
 def _reset(node, v: torch.Tensor, s: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
