@@ -1,7 +1,9 @@
 """Neuron models: pure step functions on explicit state, and thin ``nn.Module`` wrappers."""
 
 from .base import Stateful
+from .elm import ELM, BranchELM, ELMState, elm_sequence, elm_step
 from .lif import LI, LIF, CubaLIF, LIFDynamics, LIFState, LIState, li_sequence, li_step, lif_sequence, lif_step
 
 __all__ = ["Stateful", "LIF", "CubaLIF", "LI", "LIFState", "LIState", "LIFDynamics",
-           "lif_step", "lif_sequence", "li_step", "li_sequence"]
+           "lif_step", "lif_sequence", "li_step", "li_sequence",
+           "ELM", "BranchELM", "ELMState", "elm_step", "elm_sequence"]
