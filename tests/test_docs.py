@@ -55,6 +55,8 @@ def test_architecture_ir_table_matches_the_lowering_registry():
         snn.SequenceBatchNorm: (lambda: snn.SequenceBatchNorm(3).eval(), (3,)),
         snn.SequenceDropout: (lambda: snn.SequenceDropout(0.2), (3,)),
         nn.Dropout: (lambda: nn.Dropout(0.2), (3,)), nn.Identity: (lambda: nn.Identity(), (3,)),
+        snn.ELM: (lambda: snn.ELM(3, 2, memory_units=4), (3,)),
+        snn.BranchELM: (lambda: snn.BranchELM(3, 2, memory_units=4, branches=2, synapses_per_branch=2), (3,)),
     }
     rows = _table_rows(_section("docs/architecture.md", "The IR"), "| front-end module | IR node |")
     documented = {}
