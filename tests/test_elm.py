@@ -37,9 +37,9 @@ def reference(x, raw, *, routing, spb, tau_s, bounds, lam, update, dt):
     return torch.stack(ys)
 
 
-def _model(branch, update, dt=1.0, seed=0):
+def _model(branch, update, dt=1.0, seed=0, hidden=10):
     torch.manual_seed(seed)
-    common = dict(memory_units=6, mlp_hidden=10, tau_s=3.0, tau_m_init=(2.0, 40.0), tau_m_bounds=(0.5, 100.0),
+    common = dict(memory_units=6, mlp_hidden=hidden, tau_s=3.0, tau_m_init=(2.0, 40.0), tau_m_bounds=(0.5, 100.0),
                   lam=4.0, update=update, w_s_init=0.7, dt=dt)
     if branch:
         m = snn.BranchELM(9, 4, branches=5, synapses_per_branch=3, routing_seed=seed, **common)
@@ -54,8 +54,9 @@ def _model(branch, update, dt=1.0, seed=0):
 
 @pytest.mark.parametrize("branch", [False, True])
 @pytest.mark.parametrize("update", ["v1", "v2"])
-def test_outputs_and_gradients_match_the_reference(branch, update):
-    m = _model(branch, update, dt=2.0).double()
+@pytest.mark.parametrize("hidden", [10, 4])  # 4: fewer MLP units than branches, the projection is filtered
+def test_outputs_and_gradients_match_the_reference(branch, update, hidden):
+    m = _model(branch, update, dt=2.0, hidden=hidden).double()
     x = (torch.rand(30, 3, 9, dtype=torch.float64) < 0.3).double() * torch.rand(30, 3, 9, dtype=torch.float64)
     target = torch.randn(30, 3, 4, dtype=torch.float64)
     y, _ = m(x)
@@ -78,10 +79,11 @@ def test_v1_and_v2_differ():
 
 
 @pytest.mark.parametrize("branch", [False, True])
+@pytest.mark.parametrize("hidden", [10, 4])
 @pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-12), (torch.float32, 2e-4)])
-def test_sequence_equals_step_by_step_and_continues_from_state(branch, dtype, tol):
+def test_sequence_equals_step_by_step_and_continues_from_state(branch, hidden, dtype, tol):
     """Equal up to rounding: the sequence filters the traces with a log-depth scan, the step one add at a time."""
-    m = _model(branch, "v1").to(dtype)
+    m = _model(branch, "v1", hidden=hidden).to(dtype)
     x = torch.rand(40, 2, 9, dtype=dtype)
     y, state = m(x)
     steps, st = [], None
@@ -203,3 +205,16 @@ def test_bad_input_shape_names_the_layer():
         m(torch.zeros(3, 2, 5))
     with pytest.raises(ValueError, match=r"ELM: input: expected shape \(B, 4\)"):
         m.step(torch.zeros(3, 2, 4))
+
+
+def test_memory_recurrence_backward_passes_gradcheck():
+    """The hand-written backward through time against finite differences, every input (initial memory included)."""
+    from snn.neurons.elm import _MemoryRecurrence
+
+    g = torch.Generator().manual_seed(0)
+    T, B, H, d = 6, 2, 5, 3
+    args = [torch.randn(T, B, H, generator=g), torch.randn(B, d, generator=g), torch.rand(d, generator=g),
+            torch.rand(d, generator=g) * 3, torch.randn(H, d, generator=g), torch.randn(d, H, generator=g),
+            torch.randn(d, generator=g)]
+    args = [a.double().requires_grad_(True) for a in args]
+    assert torch.autograd.gradcheck(_MemoryRecurrence.apply, args)

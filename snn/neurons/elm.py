@@ -87,13 +87,17 @@ class ELMDynamics(NamedTuple):
 
 
 def _branch_input(x: torch.Tensor, p: ELMDynamics) -> torch.Tensor:
-    """Weighted synaptic input summed per branch: ``(..., in) -> (..., branches)``."""
-    if p.routing is not None:
-        x = x.index_select(-1, p.routing)
-    z = x * p.synapse_weight
-    if p.synapses_per_branch == 1:
-        return z
-    return z.unflatten(-1, (-1, p.synapses_per_branch)).sum(-1)
+    """Weighted synaptic input summed per branch: ``(..., in) -> (..., branches)``.
+
+    With routing, the synapses fold into one ``(branches, in)`` matrix (entry ``k, i``: the summed weights of branch
+    ``k``'s synapses that read input ``i``), so the whole sequence is one matrix product, not a gather.
+    """
+    if p.routing is None:
+        return x * p.synapse_weight
+    n_syn = p.synapse_weight.shape[0]
+    branch = torch.arange(n_syn, device=x.device) // p.synapses_per_branch
+    fold = x.new_zeros(n_syn // p.synapses_per_branch, x.shape[-1])
+    return F.linear(x, fold.index_put((branch, p.routing), p.synapse_weight, accumulate=True))
 
 
 def _memory_step(pre: torch.Tensor, m: torch.Tensor, p: ELMDynamics) -> torch.Tensor:
@@ -125,19 +129,72 @@ def leaky_scan(u: torch.Tensor, kappa: torch.Tensor, s0: torch.Tensor) -> torch.
     return s
 
 
+class _MemoryRecurrence(torch.autograd.Function):
+    """The memory recurrence over a whole sequence with a hand-written backward pass through time.
+
+    ``forward(pre (T, B, H), m0 (B, d), kappa_m (d,), gain (d,), w1_m (H, d), w2 (d, H), c2 (d,)) -> m (T, B, d)``,
+    the states of :func:`_memory_step`. Autograd over a Python loop would record ~10 nodes per step and, slicing
+    ``pre`` per step, allocate a full-size zero gradient per step (quadratic in T); here the backward loop carries only
+    the gradient of ``m`` through time, and the weight gradients are one matrix product each over all steps.
+    """
+
+    @staticmethod
+    def forward(ctx, pre, m0, kappa_m, gain, w1_m, w2, c2):
+        T = pre.shape[0]
+        m_prev = pre.new_empty(T, *m0.shape)
+        h_all = torch.empty_like(pre)
+        th_all = pre.new_empty(T, *m0.shape)
+        m = m0
+        for t in range(T):
+            m_prev[t] = m
+            km = kappa_m * m
+            h = torch.relu(torch.addmm(pre[t], km, w1_m.t()))
+            th = torch.tanh(TANH_SLOPE * torch.addmm(c2, h, w2.t()))
+            m = km + gain * TANH_SCALE * th
+            h_all[t], th_all[t] = h, th
+        out = torch.cat([m_prev[1:], m.unsqueeze(0)])
+        ctx.save_for_backward(m_prev, h_all, th_all, kappa_m, gain, w1_m, w2)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g_out):
+        m_prev, h_all, th_all, kappa_m, gain, w1_m, w2 = ctx.saved_tensors
+        g_a, g_o, g_m, g_km = (torch.empty_like(h_all), torch.empty_like(th_all), torch.empty_like(th_all),
+                               torch.empty_like(th_all))
+        g_next = torch.zeros_like(m_prev[0])
+        for t in range(g_out.shape[0] - 1, -1, -1):
+            g_m[t] = g = g_out[t] + g_next                                   # dL/dm_t
+            g_o[t] = go = g * gain * (TANH_SCALE * TANH_SLOPE) * (1 - th_all[t] ** 2)
+            g_a[t] = ga = (go @ w2) * (h_all[t] > 0)
+            g_km[t] = gk = torch.addmm(g, ga, w1_m)                          # dL/d(kappa_m m_{t-1})
+            g_next = gk * kappa_m
+        flat = lambda a: a.flatten(0, 1)  # noqa: E731
+        return (g_a, g_next,
+                (g_km * m_prev).sum((0, 1)),
+                (g_m * TANH_SCALE * th_all).sum((0, 1)),
+                flat(g_a).t() @ flat(kappa_m * m_prev),
+                flat(g_o).t() @ flat(h_all),
+                g_o.sum((0, 1)))
+
+
 def elm_sequence(x: torch.Tensor, state: ELMState, p: ELMDynamics) -> tuple[torch.Tensor, ELMState]:
     """Runs :func:`elm_step` over ``x`` ``(T, B, in)``; returns outputs ``(T, B, out)`` and the final state.
 
-    The branch input, its trace filtering (:func:`leaky_scan`) and ``W1_b b_t + c1`` are computed for all steps at
-    once; only the memory recurrence loops over ``T``; the readout is again one matrix product.
+    The branch input, its trace filtering (:func:`leaky_scan`, on ``b`` or, where that is smaller, on ``W1_b b``) and
+    ``W1_b b_t + c1`` are computed for all steps at once; only the memory recurrence loops over ``T`` (with a hand-written backward pass); the readout is again one
+    matrix product.
     """
-    b = leaky_scan(_branch_input(x, p), p.kappa_s, state.b)
-    pre = F.linear(b, p.w1_b, p.c1)
-    m, out = state.m, []
-    for pre_t in pre.unbind(0):
-        m = _memory_step(pre_t, m, p)
-        out.append(m)
-    return F.linear(torch.stack(out), p.w_y, p.c_y), ELMState(b[-1], m)
+    u = _branch_input(x, p)
+    if u.shape[-1] <= p.c1.shape[0]:
+        b = leaky_scan(u, p.kappa_s, state.b)
+        pre, b_last = F.linear(b, p.w1_b, p.c1), b[-1]
+    else:  # more branches than MLP units (ELM on SHD: 700 > 200): filter the projection, the same linear map
+        pre = leaky_scan(F.linear(u, p.w1_b), p.kappa_s, F.linear(state.b, p.w1_b)) + p.c1
+        steps = torch.arange(u.shape[0] - 1, -1, -1, dtype=u.dtype, device=u.device)
+        b_last = p.kappa_s ** u.shape[0] * state.b + torch.einsum("t,t...->...", p.kappa_s ** steps, u)
+    m = _MemoryRecurrence.apply(pre, state.m, p.kappa_m, p.gain, p.w1_m, p.w2, p.c2)
+    return F.linear(m, p.w_y, p.c_y), ELMState(b_last, m[-1])
 
 
 def random_routing(in_features: int, synapses: int, seed: int) -> torch.Tensor:
