@@ -1,5 +1,5 @@
-"""Reduced ELM-vs-LIF run on spike-adding: with the same parameter and training budget only ELM holds the first
-pattern across the 100 ms gap (the full table is in docs/elm.md)."""
+"""Reduced ELM-vs-LIF run on spike-adding: with the same parameter count and training budget ELM clearly beats both
+LIF networks (the full table is in docs/elm.md)."""
 
 import importlib.util
 import sys
@@ -18,17 +18,19 @@ def _experiment():
     return module
 
 
-def test_elm_beats_a_recurrent_lif_of_the_same_size_on_spike_adding(tmp_path):
+def test_elm_beats_lif_networks_of_the_same_size_on_spike_adding(tmp_path):
     ea = _experiment()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         cfg = ea.replace(ea.REDUCED, root=str(tmp_path))
-        rows = {r["model"]: r for r in ea.run(cfg, kinds=("ELM", "LIF, recurrent"))}
+        rows = {r["model"]: r for r in ea.run(cfg)}
     finally:
         torch.set_num_threads(threads)
-    elm, lif = rows["ELM"], rows["LIF, recurrent"]
-    assert abs(elm["params"] - lif["params"]) <= 0.02 * elm["params"], rows
-    assert lif["test_acc"] <= 0.3, rows   # 7 sums of two digits 0..3: the commonest (3) is 25% of the samples
-    assert elm["test_acc"] >= 0.5, rows
-    assert elm["test_acc"] >= lif["test_acc"] + 0.25, rows
+    elm = rows.pop("ELM")
+    assert set(rows) == {"LIF, recurrent", "LIF, feed-forward"}
+    for lif in rows.values():
+        assert abs(elm["params"] - lif["params"]) <= 0.02 * elm["params"], rows
+        assert lif["test_acc"] <= 0.35, rows   # 7 sums of two digits 0..3: the commonest (3) is 25% of the samples
+        assert elm["test_acc"] >= lif["test_acc"] + 0.25, (elm, rows)
+    assert elm["test_acc"] >= 0.5, elm
