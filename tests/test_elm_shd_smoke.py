@@ -21,8 +21,10 @@ def _write_split(root: Path, split: str, n: int, seed: int) -> None:
               [i % 20 for i in range(n)])
 
 
-@pytest.mark.parametrize("name", ["shd_elm", "shd_branch_elm"])
-def test_shd_elm_configs_train_end_to_end(name, tmp_path):
+@pytest.mark.parametrize("model", ["elm", "branch_elm"])
+def test_shd_elm_configs_train_end_to_end(model, tmp_path):
+    """`snn train --dataset shd --model elm|branch_elm` picks configs/shd_<model>.yaml and trains it."""
+    name = f"shd_{model}"
     cfg = from_dict(load(CONFIGS / f"{name}.yaml"))
     assert (cfg.data.frames, cfg.optim.name, cfg.optim.lr, cfg.loss.kind, cfg.train.batch_size, cfg.train.epochs) == \
         ({"dt": 2.0, "duration": 1000.0, "pool": 1}, "adamax", 5e-3, "last", 8, 70)
@@ -31,13 +33,14 @@ def test_shd_elm_configs_train_end_to_end(name, tmp_path):
     _write_split(tmp_path, "test", 10, seed=1)
     threads = torch.get_num_threads()
     try:
-        code = snn.cli.main(["train", "--config", str(CONFIGS / f"{name}.yaml"), "--quiet", f"data.root={tmp_path}",
+        code = snn.cli.main(["train", "--dataset", "shd", "--model", model, "--quiet", f"data.root={tmp_path}",
                              f"train.out_dir={tmp_path / 'runs'}", "train.epochs=1", "model.memory_units=6",
                              "data.num_workers=0"])
     finally:
         torch.set_num_threads(threads)
     assert code == 0
     (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith(name.replace("_", "-") + "-")
     assert len((run / "log.jsonl").read_text().splitlines()) == 1
     assert json.loads((run / "results.json").read_text())["test_samples"] == 10
     state = checkpoint.load(run / "checkpoints" / "last.pt")["model"]  # weights_only=True inside
