@@ -31,6 +31,9 @@ def test_lava_float_elm_matches_the_torch_backend(branch, with_linear, update):
     out = runtime.run(net, x).output
     assert np.abs(ref).max() > 0.1
     np.testing.assert_allclose(out, ref, rtol=1e-9, atol=1e-9)
+    if branch:  # the registered backend, as `snn run --backend lava` uses it
+        lava = snn.backends.get("lava").build(graph)(torch.tensor(x, dtype=torch.float32))
+        np.testing.assert_allclose(lava.numpy(), ref, rtol=1e-5, atol=1e-5)
 
 
 def test_fixed_point_elm_is_refused_naming_the_layer():

@@ -139,6 +139,7 @@ class _MemoryRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)  # under autocast the recurrence stays fp32
     def forward(ctx, pre, m0, kappa_m, gain, w1_m, w2, c2):
         T = pre.shape[0]
         m_prev = pre.new_empty(T, *m0.shape)
@@ -157,6 +158,7 @@ class _MemoryRecurrence(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_out):
         m_prev, h_all, th_all, kappa_m, gain, w1_m, w2 = ctx.saved_tensors
