@@ -42,7 +42,11 @@ def test_shd_elm_configs_train_end_to_end(model, tmp_path):
     (run,) = (tmp_path / "runs").iterdir()
     assert run.name.startswith(name.replace("_", "-") + "-")
     assert len((run / "log.jsonl").read_text().splitlines()) == 1
-    assert json.loads((run / "results.json").read_text())["test_samples"] == 10
+    results = json.loads((run / "results.json").read_text())
+    assert results["test_samples"] == 10
+    assert snn.cli.main(["eval", str(run), "--backend", "torch", "--quiet"]) == 0  # lowered to the IR, torch kernel
+    evaluated = json.loads((run / "eval-shd-test-torch.json").read_text())
+    assert evaluated["samples"] == 10 and 0 <= evaluated["accuracy"] <= 1
     state = checkpoint.load(run / "checkpoints" / "last.pt")["model"]  # weights_only=True inside
     theta = next(v for k, v in state.items() if k.endswith("tau_m_logit"))
     assert theta.shape == (6,) and bool(torch.isfinite(theta).all())
