@@ -76,7 +76,8 @@ def main(argv=None) -> int:
         t = bench(model, s["T"], s["B"], s["n_in"])
         rows.append(f"| {name} | {1e3 * t['ours']:.0f} | {1e3 * t['loop']:.0f} | {t['loop'] / t['ours']:.1f}x |")
     body = ("Forward + backward of one ELM layer at SHD shapes (700 inputs, T = 500, batch 8, d_m = 100, 20 outputs, "
-            "2% input spikes), `benchmarks/bench_elm.py`; median of 3 round-robin repeats, float32, CPU, one torch thread.\n\n"
+            "2% input spikes), `benchmarks/bench_elm.py`; median of 3 round-robin repeats, float32, CPU, one torch "
+            "thread.\n\n"
             "| model | ours (ms) | step-by-step loop of the paper's equations (ms) | speed-up |\n|---|---|---|---|\n"
             + "\n".join(rows) + f"\n\nMachine: {machine()}.")
     print(body)

@@ -114,7 +114,7 @@ def run(cfg: ExperimentConfig, kinds=KINDS) -> list[dict]:
 
 
 def table(rows: list[dict], cfg: ExperimentConfig) -> str:
-    lines = [f"| model | parameters | loss | test accuracy | training time (s) |", "|---|---|---|---|---|"]
+    lines = ["| model | parameters | loss | test accuracy | training time (s) |", "|---|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['params']} | {r['loss']} | {100 * r['test_acc']:.1f}% | {r['train_s']:.0f} |"
               for r in rows]
     return "\n".join(lines) + (f"\n\n{cfg.epochs} epochs, batch {cfg.batch_size}, Adam lr {cfg.lr} with cosine decay, "

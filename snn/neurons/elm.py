@@ -184,8 +184,8 @@ def elm_sequence(x: torch.Tensor, state: ELMState, p: ELMDynamics) -> tuple[torc
     """Runs :func:`elm_step` over ``x`` ``(T, B, in)``; returns outputs ``(T, B, out)`` and the final state.
 
     The branch input, its trace filtering (:func:`leaky_scan`, on ``b`` or, where that is smaller, on ``W1_b b``) and
-    ``W1_b b_t + c1`` are computed for all steps at once; only the memory recurrence loops over ``T`` (with a hand-written backward pass); the readout is again one
-    matrix product.
+    ``W1_b b_t + c1`` are computed for all steps at once; only the memory recurrence loops over ``T`` (with a
+    hand-written backward pass); the readout is again one matrix product.
     """
     u = _branch_input(x, p)
     if u.shape[-1] <= p.c1.shape[0]:
