@@ -55,3 +55,12 @@ def test_shd_elm_configs_train_end_to_end(model, tmp_path):
         assert torch.equal(routing[0], random_routing(700, 1500, 0))
     else:
         assert routing == []
+
+
+def test_adamax_is_a_known_optimiser():
+    """The ELM configs' optimiser (the paper's) builds as torch's Adamax with the configured lr."""
+    from snn.train.config import OptimConfig
+    from snn.train.schedules import build_optimizer
+
+    opt, _ = build_optimizer(torch.nn.Linear(2, 2), OptimConfig(name="adamax", lr=5e-3, schedule="constant"), 10)
+    assert type(opt) is torch.optim.Adamax and opt.param_groups[0]["lr"] == 5e-3
