@@ -15,6 +15,8 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
              w = beta w + (1 - beta)(a u + b s)   here alpha = exp(-dt / tau_mem), beta = exp(-dt / tau_adapt)
     SumPool2d  y = sum of each kernel_size window (stride, zero padding) per channel, on frames (C, H, W)
     AvgPool2d  y = SumPool2d / (kH kW)   (padding counts as zeros in the mean)
+    ELM      b = kappa_s b + branch_sum(w_s * x[routing]);  m = kappa_m m + g * 1.7159 tanh(2/3 MLP([b, kappa_m m]))
+             y = W_y m + c_y   (Expressive Leaky Memory neuron, see :class:`ELM`)
 with ``beta = exp(-dt / tau_mem)`` and ``alpha = exp(-dt / tau_syn)`` (AdLIF: the paper's letters, on its line).
 
 A graph has one input and one output: the pseudo-names ``"input"`` and ``"output"`` appear in its edges. A node
@@ -294,6 +296,95 @@ class LI(Node):
         return tuple(self.tau_mem.shape)
 
     output_shape = input_shape
+
+
+ELM_UPDATES = ("v1", "v2")
+
+
+@register_node
+@dataclass(eq=False)
+class ELM(Node):
+    """Expressive Leaky Memory neuron layer (Spieler et al., ICLR 2024), per step of ``dt`` ms::
+
+        b_t  = kappa_s b_{t-1} + sum_{j in branch k} w_j x_t[r(j)]           kappa_s = exp(-dt / tau_s)
+        dm_t = 1.7159 tanh(2/3 (W2 relu(W1 [b_t, kappa_m m_{t-1}] + c1) + c2))     kappa_m = exp(-dt / tau_m)
+        m_t  = kappa_m m_{t-1} + g dm_t      g = lam (1 - kappa_m) ("v1") | 1 - exp(-dt lam / tau_m) ("v2")
+        y_t  = W_y m_t + c_y
+
+    ``synapse_weight`` (synapses,) >= 0; ``routing`` (synapses,) integer input index of each synapse, or None (synapse
+    ``j`` reads input ``j``); synapses ``k * synapses_per_branch ...`` form branch ``k``; ``tau_s`` (ms) scalar,
+    ``tau_m`` (memory,) ms; ``mlp_weight1`` (H, branches + memory), ``mlp_bias1`` (H,), ``mlp_weight2`` (memory, H),
+    ``mlp_bias2`` (memory,), ``readout_weight`` (out, memory), ``readout_bias`` (out,). The state starts at zero.
+    """
+
+    in_features: int
+    synapse_weight: np.ndarray
+    routing: Optional[np.ndarray]
+    synapses_per_branch: int
+    tau_s: float
+    tau_m: np.ndarray
+    lam: float
+    update: str
+    mlp_weight1: np.ndarray
+    mlp_bias1: np.ndarray
+    mlp_weight2: np.ndarray
+    mlp_bias2: np.ndarray
+    readout_weight: np.ndarray
+    readout_bias: np.ndarray
+    dt: float
+
+    def __post_init__(self) -> None:
+        w = "ELM"
+        (self.in_features,) = _ints("in_features", (self.in_features,), w)
+        (self.synapses_per_branch,) = _ints("synapses_per_branch", (self.synapses_per_branch,), w)
+        for name in ("tau_s", "lam", "dt"):
+            _checks.positive(name, float(getattr(self, name)), where=w)
+            setattr(self, name, float(getattr(self, name)))
+        if self.update not in ELM_UPDATES:
+            raise ValueError(f"{w}: update: expected one of {list(ELM_UPDATES)}, got {self.update!r}")
+        self.synapse_weight = _array("synapse_weight", self.synapse_weight, w, ndim=1)
+        if np.any(self.synapse_weight < 0):
+            raise ValueError(f"{w}: synapse_weight: expected values >= 0, got min {self.synapse_weight.min():g}")
+        n_syn = self.synapse_weight.shape[0]
+        if self.routing is None:
+            if n_syn != self.in_features:
+                raise ValueError(f"{w}: synapse_weight: without routing expected {self.in_features} synapses (one "
+                                 f"per input), got {n_syn}")
+        else:
+            r = np.asarray(self.routing)
+            if r.shape != (n_syn,) or r.dtype.kind not in "iu" or (r.size and (r.min() < 0 or
+                                                                             r.max() >= self.in_features)):
+                raise ValueError(f"{w}: routing: expected {n_syn} integers in 0..{self.in_features - 1}, got dtype "
+                                 f"{r.dtype}, shape {r.shape}")
+            self.routing = r.astype(np.int64)
+        if n_syn % self.synapses_per_branch:
+            raise ValueError(f"{w}: synapses_per_branch: {self.synapses_per_branch} does not divide the {n_syn} "
+                             "synapses")
+        self.tau_m = _array("tau_m", self.tau_m, w, ndim=1)
+        if not np.all(self.tau_m > 0):
+            raise ValueError(f"{w}: tau_m: expected every value > 0 ms, got min {self.tau_m.min():g}")
+        d_m, n_b = self.tau_m.shape[0], n_syn // self.synapses_per_branch
+        hidden = np.shape(self.mlp_bias1)[0] if np.ndim(self.mlp_bias1) == 1 else -1
+        out = np.shape(self.readout_bias)[0] if np.ndim(self.readout_bias) == 1 else -1
+        shapes = {"mlp_weight1": (hidden, n_b + d_m), "mlp_bias1": (hidden,), "mlp_weight2": (d_m, hidden),
+                  "mlp_bias2": (d_m,), "readout_weight": (out, d_m), "readout_bias": (out,)}
+        for name, shape in shapes.items():
+            a = _array(name, getattr(self, name), w)
+            if a.shape != shape or min(shape) < 1:
+                raise ValueError(f"{w}: {name}: expected shape {shape}, got {a.shape}")
+            setattr(self, name, a)
+
+    @property
+    def branches(self) -> int:
+        return self.synapse_weight.shape[0] // self.synapses_per_branch
+
+    @property
+    def input_shape(self):
+        return (self.in_features,)
+
+    @property
+    def output_shape(self):
+        return (self.readout_bias.shape[0],)
 
 
 def _positive_shape(shape) -> bool:

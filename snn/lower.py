@@ -112,7 +112,7 @@ def _first_shape(module: nn.Module) -> tuple[int, ...] | None:
     """The input feature shape a module declares, where it does."""
     if isinstance(module, nn.Sequential):
         return _first_shape(module[0]) if len(module) else None
-    if isinstance(module, Linear):
+    if isinstance(module, Linear) or isinstance(getattr(module, "in_features", None), int):  # Linear, ELM, ...
         return (module.in_features,)
     return getattr(module, "shape", None)
 

@@ -194,3 +194,33 @@ def conv_net(input_shape, num_classes, *, channels=(16, 32), kernel=3, stride=2,
         width = h
     layers += [Linear(width, num_classes), LI(num_classes, tau_mem=tau_out, dt=dt)]
     return Sequential(*layers)
+def _elm_layers(input_shape, input_dropout: float, kind: str) -> list[nn.Module]:
+    if isinstance(input_dropout, bool) or not isinstance(input_dropout, (int, float)) or not 0 <= input_dropout < 1:
+        raise ValueError(f"model ({kind}): input_dropout: expected a number in [0, 1), got {input_dropout!r}")
+    layers: list[nn.Module] = [Flatten(input_shape)] if len(input_shape) > 1 else []
+    return layers + ([nn.Dropout(input_dropout)] if input_dropout else [])
+@register_model("elm")
+def elm(input_shape, num_classes, *, memory_units=100, mlp_hidden=None, tau_s=5.0, tau_m_init=(1.0, 150.0),
+        tau_m_bounds=(0.0, 1000.0), learn_tau_m=True, lam=5.0, update="v1", w_s_init=0.5, input_dropout=0.0,
+        dt=1.0) -> Sequential:
+    """One Expressive Leaky Memory layer (Spieler et al. 2024; :class:`snn.ELM`) whose linear output ``(T, B,
+    num_classes)`` is the model output: ``[Flatten] -> [Dropout(input_dropout)] -> ELM``. Times in ms; pair it with
+    ``loss.kind: last`` (the paper's loss on the last step)."""
+    from .neurons import ELM
+    return Sequential(*_elm_layers(input_shape, input_dropout, "elm"),
+                      ELM(math.prod(input_shape), num_classes, memory_units, mlp_hidden=mlp_hidden, tau_s=tau_s,
+                          tau_m_init=tuple(tau_m_init), tau_m_bounds=tuple(tau_m_bounds), learn_tau_m=learn_tau_m,
+                          lam=lam, update=update, w_s_init=w_s_init, dt=dt))
+@register_model("branch_elm")
+def branch_elm(input_shape, num_classes, *, memory_units=100, branches=100, synapses_per_branch=15, routing_seed=0,
+               mlp_hidden=None, tau_s=5.0, tau_m_init=(1.0, 150.0), tau_m_bounds=(0.0, 1000.0), learn_tau_m=True,
+               lam=5.0, update="v1", w_s_init=0.5, input_dropout=0.0, dt=1.0) -> Sequential:
+    """As ``elm`` with a :class:`snn.BranchELM`: ``branches * synapses_per_branch`` synapses routed at random
+    (``routing_seed``; the routing is saved with the model)."""
+    from .neurons import BranchELM
+    return Sequential(*_elm_layers(input_shape, input_dropout, "branch_elm"),
+                      BranchELM(math.prod(input_shape), num_classes, memory_units, branches=branches,
+                                synapses_per_branch=synapses_per_branch, routing_seed=routing_seed,
+                                mlp_hidden=mlp_hidden, tau_s=tau_s, tau_m_init=tuple(tau_m_init),
+                                tau_m_bounds=tuple(tau_m_bounds), learn_tau_m=learn_tau_m, lam=lam, update=update,
+                                w_s_init=w_s_init, dt=dt))

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["README.md", "docs/architecture.md", "docs/neurons.md", "docs/nir.md", "docs/encoders.md", "docs/energy.md"]
+PAGES = ["README.md", "docs/architecture.md", "docs/neurons.md", "docs/nir.md", "docs/encoders.md", "docs/energy.md",
+         "docs/elm.md"]
 
 
 def _blocks(page):
@@ -57,6 +58,8 @@ def test_architecture_ir_table_matches_the_lowering_registry():
         nn.Dropout: (lambda: nn.Dropout(0.2), (3,)), nn.Identity: (lambda: nn.Identity(), (3,)),
         snn.IF: (lambda: snn.IF(3), (3,)), snn.AdLIF: (lambda: snn.AdLIF(3), (3,)),
         snn.SumPool2d: (lambda: snn.SumPool2d(2), (1, 4, 4)), snn.AvgPool2d: (lambda: snn.AvgPool2d(2), (1, 4, 4)),
+        snn.ELM: (lambda: snn.ELM(3, 2, memory_units=4), (3,)),
+        snn.BranchELM: (lambda: snn.BranchELM(3, 2, memory_units=4, branches=2, synapses_per_branch=2), (3,)),
     }
     rows = _table_rows(_section("docs/architecture.md", "The IR"), "| front-end module | IR node |")
     documented = {}

@@ -17,7 +17,7 @@ from typing import Optional
 import yaml
 
 LOSS_KINDS = ("sum", "max", "softmax_sum", "last", "count")
-OPTIMIZERS = ("adam", "adamw", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd", "adamax")
 SCHEDULES = ("constant", "cosine", "onecycle")
 
 
@@ -73,7 +73,7 @@ class OptimConfig:
     """Optimiser and learning-rate schedule (stepped once per batch).
 
     Attributes:
-        name: ``adam`` | ``adamw`` | ``sgd`` (momentum 0.9).
+        name: ``adam`` | ``adamw`` | ``sgd`` (momentum 0.9) | ``adamax`` (the ELM paper's).
         lr: peak learning rate; weight_decay: L2 / decoupled decay.
         schedule: ``constant`` | ``cosine`` (to 0) | ``onecycle`` (warm-up over ``pct_start``, then cosine down).
         pct_start: share of steps spent warming up (onecycle).

@@ -74,6 +74,8 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig, total_steps: int):
         opt = torch.optim.Adam(groups, lr=cfg.lr)
     elif cfg.name == "adamw":
         opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    elif cfg.name == "adamax":
+        opt = torch.optim.Adamax(groups, lr=cfg.lr)
     else:
         opt = torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9)
     lambdas = [partial(_factor, kind, total_steps, cfg.pct_start) for kind in schedules]

@@ -207,16 +207,19 @@ def lower(graph: ir.Graph) -> LavaNet:
                 d = d2 if d2 is not None else d
             stage.append(name)
         elif type(node) in NEURON_LOWERINGS:
+            n = math.prod(node.input_shape)
+            neuron, w_rec = NEURON_LOWERINGS[type(node)](node, name, np.zeros(n) if b is None else np.asarray(b))
+            fold = neuron.extra.pop("input_fold", None)  # a node with its own synapses (ELM) folds them in here
+            if fold is not None:
+                w, stage = (fold if w is None else fold @ w), stage + [name]
             if w is None:
                 raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}): expected a synapse layer "
                                  f"(Linear, Conv2d, DelayLinear) before it, got {stage or 'the input'}")
-            n = math.prod(node.output_shape)
             source = "+".join(stage)
             if d is not None and d.size and d.max() > MAX_DELAY:
                 raise ValueError(f"Lava lowering: layer {name!r} ({type(node).__name__}), input synapse {source!r}: "
                                  f"delay: expected at most {MAX_DELAY} steps (Loihi 2 has 6 delay bits), got "
                                  f"{int(d.max())}")
-            neuron, w_rec = NEURON_LOWERINGS[type(node)](node, name, np.zeros(n) if b is None else np.asarray(b))
             rec = None if w_rec is None else Synapse(np.asarray(w_rec, dtype=np.float64),
                                                      source=f"{name}.recurrent_weight")
             graded = not layers  # the first stage reads the graph input, which may carry graded values
@@ -238,3 +241,4 @@ def lower(graph: ir.Graph) -> LavaNet:
     return LavaNet(layers, graph.input_shape, graph.output_shape, "floating_pt", graph.dt)
 
 from . import kinds  # noqa: E402,F401  (registers the built-in neuron kinds)
+from . import elm  # noqa: E402,F401  (registers the ELM neuron lowering and kind)

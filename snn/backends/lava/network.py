@@ -89,4 +89,6 @@ class LavaNet:
 
     @property
     def graded_output(self) -> bool:
-        return self.layers[-1].neuron.kind == "readout"
+        from .lowering import NEURON_KINDS
+
+        return not NEURON_KINDS[self.layers[-1].neuron.kind].spiking

@@ -197,6 +197,11 @@ def quantize(net: LavaNet, config: QuantConfig | None = None) -> LavaNet:
     if net.precision != "floating_pt":
         raise ValueError(f"quantise: expected a floating_pt network, got {net.precision}")
     cfg = config or QuantConfig()
+    for layer in net.layers:
+        if layer.neuron.kind == "elm":
+            from .elm import check_fixed
+
+            raise check_fixed(layer.name)
     layers, scale = [], 1.0
     for layer in net.layers:
         q, scale = _layer(layer, cfg, net.dt)
