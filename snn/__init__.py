@@ -11,6 +11,7 @@ from . import backends, ir  # noqa: E402
 from .container import Sequential  # noqa: E402
 from .lower import lower, register_lowering  # noqa: E402
 from .neurons import LI, LIF, CubaLIF  # noqa: E402
+from .neurons import AstroLIF  # noqa: E402
 from .surrogate import SURROGATES, Surrogate, surrogate  # noqa: E402
 from .synapses import AxonalDelayedLinear, Conv2d, DelayedLinear, Flatten, Linear  # noqa: E402
 from .synapses import delay_lowering as _delay_lowering  # noqa: E402,F401  (registers the delay lowerings)
@@ -18,4 +19,4 @@ from .layers import SequenceBatchNorm, SequenceDropout  # noqa: E402
 
 __all__ = ["LIF", "CubaLIF", "LI", "Linear", "Conv2d", "Flatten", "Sequential", "DelayedLinear",
            "AxonalDelayedLinear", "SequenceBatchNorm", "SequenceDropout", "lower", "register_lowering",
-           "ir", "backends", "Surrogate", "surrogate", "SURROGATES", "__version__"]
+           "ir", "backends", "Surrogate", "surrogate", "SURROGATES", "__version__", "AstroLIF"]

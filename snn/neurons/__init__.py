@@ -1,7 +1,9 @@
 """Neuron models: pure step functions on explicit state, and thin ``nn.Module`` wrappers."""
 
 from .base import Stateful
+from .astro import AstroLIF, AstroLIFDynamics, AstroLIFState, astro_lif_sequence, astro_lif_step
 from .lif import LI, LIF, CubaLIF, LIFDynamics, LIFState, LIState, li_sequence, li_step, lif_sequence, lif_step
 
 __all__ = ["Stateful", "LIF", "CubaLIF", "LI", "LIFState", "LIState", "LIFDynamics",
-           "lif_step", "lif_sequence", "li_step", "li_sequence"]
+           "lif_step", "lif_sequence", "li_step", "li_sequence",
+           "AstroLIF", "AstroLIFState", "AstroLIFDynamics", "astro_lif_step", "astro_lif_sequence"]
