@@ -16,6 +16,7 @@ from .surrogate import SURROGATES, Surrogate, surrogate  # noqa: E402
 from .synapses import AxonalDelayedLinear, Conv2d, DelayedLinear, Flatten, Linear  # noqa: E402
 from .synapses import delay_lowering as _delay_lowering  # noqa: E402,F401  (registers the delay lowerings)
 from .layers import SequenceBatchNorm, SequenceDropout  # noqa: E402
+from .neurons import astro_lowering as _astro_lowering  # noqa: E402,F401  (registers the AstroLIF lowering)
 
 __all__ = ["LIF", "CubaLIF", "LI", "Linear", "Conv2d", "Flatten", "Sequential", "DelayedLinear",
            "AxonalDelayedLinear", "SequenceBatchNorm", "SequenceDropout", "lower", "register_lowering",

@@ -118,3 +118,28 @@ def delay_mlp(input_shape, num_classes, *, hidden=(256, 256), max_delay=25, tau_
     readout = DelayedLinear(width, num_classes, max_delay, sigma_final=sigma_final) if readout_delay \
         else Linear(width, num_classes, bias=False)
     return Sequential(*layers, readout, LI(num_classes, tau_mem=tau_mem, dt=dt))
+
+
+@register_model("astro")
+def astro_mlp(input_shape, num_classes, *, hidden=(128,), groups=1, key_size=8, decay=0.9, learn_decay=True,
+              normalise="ema", tau_mem=20.0, threshold=1.0, surrogate="atan", slope=None, tau_out=20.0,
+              dt=1.0) -> Sequential:
+    """Spiking MLP of AM-SU-style astrocyte-modulated LIF layers (SPEC §2, :class:`snn.AstroLIF`).
+
+    ``Flatten`` (for multi-dimensional inputs) -> ``[Linear -> AstroLIF] * len(hidden)`` -> ``Linear -> LI``;
+    ``groups`` astrocyte domains per layer with ``key_size`` keys each, astrocyte ``decay`` in (0, 1) per step.
+    Time constants in ms, ``dt`` in ms; the readout's membrane ``(T, B, num_classes)`` is the model output.
+    """
+    from .neurons import AstroLIF
+
+    hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+    if not hidden or not all(isinstance(h, int) and h > 0 for h in hidden):
+        raise ValueError(f"model (astro): hidden: expected a list of positive layer sizes, got {hidden!r}")
+    layers: list[nn.Module] = [Flatten(input_shape)] if len(input_shape) > 1 else []
+    width = math.prod(input_shape)
+    for h in hidden:
+        layers += [Linear(width, h), AstroLIF(h, groups=groups, key_size=key_size, decay=decay,
+                                              learn_decay=learn_decay, normalise=normalise, tau_mem=tau_mem,
+                                              threshold=threshold, dt=dt, surrogate=surrogate, slope=slope)]
+        width = h
+    return Sequential(*layers, Linear(width, num_classes), LI(num_classes, tau_mem=tau_out, dt=dt))

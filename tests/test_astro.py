@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import snn
+import snn.models
 from snn.neurons.astro import astro_lif_step
 
 
@@ -161,3 +162,55 @@ def test_step_function_is_pure():
     a = astro_lif_step(x, state, layer.dynamics())
     b = astro_lif_step(x, state, layer.dynamics())
     assert all(torch.equal(p, q) for p, q in zip(a[1], b[1])) and torch.equal(state.h, torch.zeros_like(state.h))
+
+
+def _astro_net(seed=0):
+    torch.manual_seed(seed)
+    net = snn.models.build({"type": "astro", "hidden": [12], "groups": 3, "key_size": 4, "decay": 0.8,
+                            "threshold": 0.5}, (5,), 3)
+    with torch.no_grad():
+        net[1].value_weight.mul_(3)
+    return net
+
+
+def test_lowered_graph_runs_on_the_torch_backend_like_the_front_end(tmp_path):
+    from snn import ir
+    from snn.backends import torch as torch_backend
+
+    net = _astro_net().float().double()  # parameters exactly representable in the IR's float32 arrays
+    graph = snn.lower(net)
+    with torch.no_grad():  # Lambda as stored (the IR keeps sigmoid(logit) in float32)
+        net[1].decay_logit.copy_(torch.logit(torch.as_tensor(list(graph.nodes.values())[1].decay, dtype=torch.float64)))
+    x = (torch.rand(40, 4, 5, dtype=torch.float64) < 0.4).double()
+    with torch.no_grad():
+        want, _ = net(x)
+        spikes = net[1](net[0](x))[0]
+    assert [type(n).__name__ for n in graph.nodes.values()] == ["Linear", "AstroLIF", "Linear", "LI"]
+    ir.save(graph, tmp_path / "astro.h5")
+    loaded = ir.load(tmp_path / "astro.h5")
+    node = loaded.nodes[list(loaded.nodes)[1]]
+    assert node.normalise == "ema" and node.decay.shape == (3, 4) and node.value_weight.shape == (3, 4, 4)
+    res = torch_backend.build(loaded, dtype=torch.float64).run(x, record=True)
+    assert 0 < spikes.mean() < 1
+    got_spikes = res.records[list(loaded.nodes)[1]]
+    torch.testing.assert_close(got_spikes, spikes, rtol=0, atol=0)
+    torch.testing.assert_close(res.output, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("decay", [[0.5, 1.0]], "decay: expected every value in the open interval"),
+    ("decay", [[0.0, 0.5]], "decay: expected every value in the open interval"),
+    ("value_weight", torch.zeros(1, 3, 3).numpy(), r"value_weight: expected shape \(1, 4, 4\)"),
+    ("normalise", "l2", "normalise: expected 'ema' or 'none'"),
+])
+def test_ir_node_refuses_bad_fields(field, value, message):
+    import numpy as np
+
+    from snn import ir
+
+    good = dict(tau_mem=np.full(4, 10.0), threshold=np.ones(4), dt=1.0, decay=np.full((1, 2), 0.5),
+                key_weight=np.zeros((1, 2, 4)), value_weight=np.zeros((1, 4, 4)), query_weight=np.zeros((1, 2, 4)),
+                normalise="ema")
+    ir.AstroLIF(**good)
+    with pytest.raises(ValueError, match=f"AstroLIF: {message}"):
+        ir.AstroLIF(**{**good, field: value})

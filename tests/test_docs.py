@@ -55,6 +55,7 @@ def test_architecture_ir_table_matches_the_lowering_registry():
         snn.SequenceBatchNorm: (lambda: snn.SequenceBatchNorm(3).eval(), (3,)),
         snn.SequenceDropout: (lambda: snn.SequenceDropout(0.2), (3,)),
         nn.Dropout: (lambda: nn.Dropout(0.2), (3,)), nn.Identity: (lambda: nn.Identity(), (3,)),
+        snn.AstroLIF: (lambda: snn.AstroLIF(4, groups=2, key_size=3), (4,)),
     }
     rows = _table_rows(_section("docs/architecture.md", "The IR"), "| front-end module | IR node |")
     documented = {}
