@@ -137,7 +137,7 @@ def test_learned_decay_stays_in_the_open_interval():
     (dict(decay=float("nan")), "decay"), (dict(decay=torch.full((2, 2), 0.5)), "decay"),
     (dict(groups=0), "groups"), (dict(groups=3), "groups"), (dict(key_size=0), "key_size"),
     (dict(key_size=-1), "key_size"), (dict(normalise="l2"), "normalise"), (dict(tau_mem=0.0), "tau_mem"),
-    (dict(threshold=-1.0), "threshold"), (dict(dt=0.0), "dt"),
+    (dict(threshold=-1.0), "threshold"), (dict(dt=0.0), "dt"), (dict(init_scale=0.0), "init_scale"),
 ])
 def test_bad_arguments_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=rf"AstroLIF: {argument}: expected"):

@@ -47,3 +47,4 @@ def test_fixed_point_is_refused_naming_the_layer():
     with pytest.raises(quantize.QuantisationError, match=r"layer 'astrolif_1': neuron kind 'astro_lif' has no faithful "
                                                          r"fixed-point form"):
         quantize.quantize(net)
+

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["README.md", "docs/architecture.md", "docs/neurons.md"]
+PAGES = ["README.md", "docs/architecture.md", "docs/neurons.md", "docs/astrocytes.md"]
 
 
 def _blocks(page):

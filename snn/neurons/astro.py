@@ -29,6 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .. import _checks
 from ..surrogate import Surrogate, surrogate as make_surrogate
 from .lif import _LeakyBase, _per_neuron
 
@@ -141,6 +142,7 @@ class AstroLIF(_LeakyBase):
         tau_mem: membrane time constant (ms); threshold: firing threshold (membrane units); dt: step (ms).
         learn_tau: train ``tau_mem`` per neuron.
         surrogate / slope: spike surrogate (see :mod:`snn.surrogate`); detach_reset: no gradient through the reset.
+        init_scale: key/value/query weights start uniform in ``+-init_scale / sqrt(m)``.
 
     ``forward(x (T, B, n), state=None) -> (spikes (T, B, n), state)``;
     ``step(x (B, n), state=None) -> (spikes (B, n), state)``.
@@ -148,12 +150,15 @@ class AstroLIF(_LeakyBase):
 
     def __init__(self, n: int, *, groups: int = 1, key_size: int = 8, decay=0.9, learn_decay: bool = True,
                  normalise: str = "ema", tau_mem=20.0, threshold=1.0, dt: float = 1.0, learn_tau: bool = False,
-                 surrogate: str = "atan", slope: float | None = None, detach_reset: bool = True) -> None:
+                 surrogate: str = "atan", slope: float | None = None, detach_reset: bool = True,
+                 init_scale: float = 1.0) -> None:
         name = type(self).__name__
         n = _positive_int("n", n, name)
         super().__init__(n, dt, learn_tau)
         self.groups = _positive_int("groups", groups, name)
         self.key_size = _positive_int("key_size", key_size, name)
+        _checks.positive("init_scale", init_scale, where=name)
+        self.init_scale = float(init_scale)
         if n % self.groups:
             raise ValueError(f"{name}: groups: expected a divisor of the {n} neurons, got {groups}")
         if normalise not in NORMALISE:
@@ -180,8 +185,9 @@ class AstroLIF(_LeakyBase):
         return self.shape[0] // self.groups
 
     def reset_parameters(self) -> None:
-        """Key, value and query weights uniform in ``+-1/sqrt(m)`` (as ``nn.Linear`` on a domain's drive)."""
-        bound = 1 / math.sqrt(self.group_size)
+        """Key, value and query weights uniform in ``+-init_scale/sqrt(m)`` (``init_scale = 1``: as ``nn.Linear`` on a
+        domain's drive; the feedback ``o`` is cubic in them, so a weak drive may need a larger ``init_scale``)."""
+        bound = self.init_scale / math.sqrt(self.group_size)
         for w in (self.key_weight, self.value_weight, self.query_weight):
             nn.init.uniform_(w, -bound, bound)
 
