@@ -214,3 +214,26 @@ def test_ir_node_refuses_bad_fields(field, value, message):
     ir.AstroLIF(**good)
     with pytest.raises(ValueError, match=f"AstroLIF: {message}"):
         ir.AstroLIF(**{**good, field: value})
+
+
+@pytest.mark.parametrize("normalise, chunk", [("ema", 7), ("none", 16), ("ema", 100)])
+def test_chunked_form_equals_the_step_recurrence(normalise, chunk):
+    torch.manual_seed(4)
+    layer = snn.AstroLIF(6, groups=2, key_size=3, decay=torch.rand(2, 3) * 0.9 + 0.05, normalise=normalise,
+                         learn_tau=True).double()
+    with torch.no_grad():
+        layer.value_weight.mul_(3)
+    x = (torch.rand(45, 3, 6, dtype=torch.float64) * 1.2).requires_grad_()
+    readout = torch.randn(45, 3, 6, dtype=torch.float64)
+    params = [x, layer.key_weight, layer.value_weight, layer.query_weight, layer.decay_logit, layer.tau_mem]
+    s, st = layer(x)
+    grads = torch.autograd.grad((s * readout).sum() + st.h.sum(), params)
+    layer.chunk = chunk
+    s2, st2 = layer(x)
+    grads2 = torch.autograd.grad((s2 * readout).sum() + st2.h.sum(), params)
+    assert 0.05 < s.mean() < 0.95
+    torch.testing.assert_close(s2, s, rtol=0, atol=0)
+    for a, b in zip(st2, st):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    for g2, g in zip(grads2, grads):
+        torch.testing.assert_close(g2, g, rtol=1e-8, atol=1e-10)
