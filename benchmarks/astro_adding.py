@@ -9,8 +9,8 @@
 The task: pattern ``a`` (4 channels firing once each, 8 ms apart, in one of 2 orders), a 40 ms gap, pattern ``b``;
 label ``a + b`` (3 classes; chance = 50%, the share of ``a + b = 1``). Spike counts are equal for every class and
 the membranes forget in ~20 ms, so a network must hold ``a`` across the gap. Both models get the same data, seed,
-optimiser (Adam), learning rate, batch size and epochs (those of the configs); the loss is cross-entropy on the readout membrane at the end
-of the window (every sample padded with silence to the same length).
+optimiser (Adam), learning rate, batch size and epochs (those of the configs); the loss is cross-entropy on the
+readout membrane at the end of the window (every sample padded with silence to the same length).
 
 Run: ``.venv/bin/python benchmarks/astro_adding.py`` (3 seeds) or ``--reduced`` (the test suite's version).
 ``--root DIR`` puts the generated data there.

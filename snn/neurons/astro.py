@@ -33,7 +33,8 @@ from .. import _checks
 from ..surrogate import Surrogate, surrogate as make_surrogate
 from .lif import _LeakyBase, _per_neuron
 
-__all__ = ["AstroLIFState", "AstroLIFDynamics", "astro_lif_step", "astro_lif_sequence", "astro_feedback", "AstroLIF", "NORMALISE", "DECAY_RANGE"]
+__all__ = ["AstroLIFState", "AstroLIFDynamics", "astro_lif_step", "astro_lif_sequence", "astro_feedback", "AstroLIF",
+           "NORMALISE", "DECAY_RANGE"]
 
 NORMALISE = ("ema", "none")
 # Lambda is kept in this closed range inside (0, 1) (a float32 sigmoid would round a large logit to exactly 1).
