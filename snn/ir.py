@@ -9,6 +9,7 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
     Flatten  y = flatten(x)                      (C, H, W) -> (C*H*W,)
     LIF      v = beta v + x [+ W_rec s_prev];  s = H(v - threshold);  reset subtract | zero | none
     CubaLIF  i = alpha i + x [+ W_rec s_prev]; v = beta v + i; s = H(v - threshold); reset as LIF
+    RefractoryLIF  as LIF with reset zero, then v held at 0 (no spike) for ``refractory`` steps after a spike
     LI       v = beta v + x;  output v
     AstroLIF per astrocyte domain g: k, v, q = K x_g, V x_g, Q x_g;  H = Lambda H + c v k^T  (c = 1 - Lambda
              for normalise "ema", 1 for "none");  o = H q;  u = beta u (1 - s_prev) + x;  s = H(u + o - threshold)
@@ -273,6 +274,21 @@ class CubaLIF(LIF):
 
     tau_syn: np.ndarray = None
     _params: ClassVar[tuple[str, ...]] = ("tau_mem", "threshold", "tau_syn")
+
+
+@register_node
+@dataclass(eq=False)
+class RefractoryLIF(LIF):
+    """As :class:`LIF` plus ``refractory`` (steps): after a spike the neuron holds ``v = 0`` and cannot fire for that
+    many steps (``v = 0 if refractory else beta v + x [+ W_rec s_prev]``). Only ``reset="zero"``."""
+
+    refractory: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        (self.refractory,) = _ints("refractory", (self.refractory,), "RefractoryLIF", minimum=0)
+        if self.reset != "zero":
+            raise ValueError(f"RefractoryLIF: reset: expected 'zero', got {self.reset!r}")
 
 
 @register_node

@@ -206,3 +206,4 @@ def lower(graph: ir.Graph) -> LavaNet:
 
 from . import kinds  # noqa: E402,F401  (registers the built-in neuron kinds)
 from . import astro  # noqa: E402,F401  (registers the AstroLIF lowering and its neuron kind)
+from . import refractory  # noqa: E402,F401  (registers the RefractoryLIF lowering)
