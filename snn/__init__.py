@@ -13,6 +13,7 @@ from .lower import lower, register_lowering  # noqa: E402
 from .neurons import LI, LIF, CubaLIF  # noqa: E402
 from .neurons import IF, AdLIF  # noqa: E402
 from .neurons import ELM, BranchELM  # noqa: E402
+from .neurons import AstroLIF  # noqa: E402
 from .surrogate import SURROGATES, Surrogate, surrogate  # noqa: E402
 from .synapses import AxonalDelayedLinear, Conv2d, DelayedLinear, Flatten, Linear  # noqa: E402
 from .synapses import AvgPool2d, SumPool2d  # noqa: E402
@@ -22,9 +23,10 @@ from .nir_io import export_nir, import_nir  # noqa: E402
 from .rebuild import rebuild  # noqa: E402
 from . import encoders  # noqa: E402
 from .neurons import elm_lowering as _elm_lowering  # noqa: E402,F401  (registers the ELM lowerings)
+from .neurons import astro_lowering as _astro_lowering  # noqa: E402,F401  (registers the AstroLIF lowering)
 
 __all__ = ["LIF", "CubaLIF", "LI", "Linear", "Conv2d", "Flatten", "Sequential", "DelayedLinear",
            "AxonalDelayedLinear", "SequenceBatchNorm", "SequenceDropout", "lower", "register_lowering",
            "ir", "backends", "Surrogate", "surrogate", "SURROGATES", "__version__",
            "export_nir", "import_nir", "rebuild", "IF", "AdLIF", "SumPool2d", "AvgPool2d", "encoders",
-           "ELM", "BranchELM"]
+           "ELM", "BranchELM", "AstroLIF"]

@@ -9,6 +9,7 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
     Flatten  y = flatten(x)                      (C, H, W) -> (C*H*W,)
     LIF      v = beta v + x [+ W_rec s_prev];  s = H(v - threshold);  reset subtract | zero | none
     CubaLIF  i = alpha i + x [+ W_rec s_prev]; v = beta v + i; s = H(v - threshold); reset as LIF
+    RefractoryLIF  as LIF with reset zero, then v held at 0 (no spike) for ``refractory`` steps after a spike
     LI       v = beta v + x;  output v
     IF       v = v + x [+ W_rec s_prev];  s = H(v - threshold);  reset as LIF     (no leak, no dt)
     AdLIF    u = alpha u + (1 - alpha)(x [+ W_rec s_prev] - w); s = H(u - threshold); reset;
@@ -17,6 +18,8 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
     AvgPool2d  y = SumPool2d / (kH kW)   (padding counts as zeros in the mean)
     ELM      b = kappa_s b + branch_sum(w_s * x[routing]);  m = kappa_m m + g * 1.7159 tanh(2/3 MLP([b, kappa_m m]))
              y = W_y m + c_y   (Expressive Leaky Memory neuron, see :class:`ELM`)
+    AstroLIF per astrocyte domain g: k, v, q = K x_g, V x_g, Q x_g;  H = Lambda H + c v k^T  (c = 1 - Lambda
+             for normalise "ema", 1 for "none");  o = H q;  u = beta u (1 - s_prev) + x;  s = H(u + o - threshold)
 with ``beta = exp(-dt / tau_mem)`` and ``alpha = exp(-dt / tau_syn)`` (AdLIF: the paper's letters, on its line).
 
 A graph has one input and one output: the pseudo-names ``"input"`` and ``"output"`` appear in its edges. A node
@@ -282,6 +285,21 @@ class CubaLIF(LIF):
 
 @register_node
 @dataclass(eq=False)
+class RefractoryLIF(LIF):
+    """As :class:`LIF` plus ``refractory`` (steps): after a spike the neuron holds ``v = 0`` and cannot fire for that
+    many steps (``v = 0 if refractory else beta v + x [+ W_rec s_prev]``). Only ``reset="zero"``."""
+
+    refractory: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        (self.refractory,) = _ints("refractory", (self.refractory,), "RefractoryLIF", minimum=0)
+        if self.reset != "zero":
+            raise ValueError(f"RefractoryLIF: reset: expected 'zero', got {self.reset!r}")
+
+
+@register_node
+@dataclass(eq=False)
 class LI(Node):
     """Leaky integrator readout: ``v = exp(-dt / tau_mem) v + x``, output ``v``. ``tau_mem`` (ms), ``dt`` (ms)."""
 
@@ -385,6 +403,53 @@ class ELM(Node):
     @property
     def output_shape(self):
         return (self.readout_bias.shape[0],)
+
+
+@register_node
+@dataclass(eq=False)
+class AstroLIF(Node):
+    """AM-SU-style astrocyte-modulated LIF (see the module docstring and :mod:`snn.neurons.astro`), ``n`` neurons
+    in ``G`` astrocyte domains of ``m = n / G``.
+
+    ``tau_mem`` (ms), ``threshold``: (n,); ``dt`` (ms); ``decay``: Lambda (G, d_k), each in (0, 1);
+    ``key_weight``, ``query_weight``: (G, d_k, m); ``value_weight``: (G, m, m); ``normalise``: "ema" or "none".
+    """
+
+    tau_mem: np.ndarray
+    threshold: np.ndarray
+    dt: float
+    decay: np.ndarray
+    key_weight: np.ndarray
+    value_weight: np.ndarray
+    query_weight: np.ndarray
+    normalise: str
+
+    def __post_init__(self) -> None:
+        where = "AstroLIF"
+        _neuron_arrays(self, ("tau_mem", "threshold"))
+        if self.tau_mem.ndim != 1:
+            raise ValueError(f"{where}: tau_mem: expected a 1-D array (n,), got shape {self.tau_mem.shape}")
+        self.decay = _array("decay", self.decay, where, ndim=2)
+        if self.decay.size and not np.all((self.decay > 0) & (self.decay < 1)):
+            raise ValueError(f"{where}: decay: expected every value in the open interval (0, 1), got "
+                             f"{self.decay.min():g}..{self.decay.max():g}")
+        g, dk = self.decay.shape
+        n = self.tau_mem.shape[0]
+        m = n // g if g and n % g == 0 else None
+        for name, shape in (("key_weight", (g, dk, m)), ("value_weight", (g, m, m)), ("query_weight", (g, dk, m))):
+            a = _array(name, getattr(self, name), where, ndim=3)
+            if m is None or a.shape != shape:
+                raise ValueError(f"{where}: {name}: expected shape {shape} for {n} neurons in {g} domains "
+                                 f"(decay {self.decay.shape}), got {a.shape}")
+            setattr(self, name, a)
+        if self.normalise not in ("ema", "none"):
+            raise ValueError(f"{where}: normalise: expected 'ema' or 'none', got {self.normalise!r}")
+
+    @property
+    def input_shape(self):
+        return tuple(self.tau_mem.shape)
+
+    output_shape = input_shape
 
 
 def _positive_shape(shape) -> bool:

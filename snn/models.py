@@ -224,3 +224,31 @@ def branch_elm(input_shape, num_classes, *, memory_units=100, branches=100, syna
                                 mlp_hidden=mlp_hidden, tau_s=tau_s, tau_m_init=tuple(tau_m_init),
                                 tau_m_bounds=tuple(tau_m_bounds), learn_tau_m=learn_tau_m, lam=lam, update=update,
                                 w_s_init=w_s_init, dt=dt))
+
+
+@register_model("astro")
+def astro_mlp(input_shape, num_classes, *, hidden=(128,), groups=1, key_size=8, decay=0.9, learn_decay=True,
+              normalise="ema", tau_mem=20.0, threshold=1.0, surrogate="atan", slope=None, init_scale=1.0,
+              chunk=None, tau_out=20.0, dt=1.0) -> Sequential:
+    """Spiking MLP of AM-SU-style astrocyte-modulated LIF layers (SPEC §2, :class:`snn.AstroLIF`).
+
+    ``Flatten`` (for multi-dimensional inputs) -> ``[Linear -> AstroLIF] * len(hidden)`` -> ``Linear -> LI``;
+    ``groups`` astrocyte domains per layer with ``key_size`` keys each, astrocyte ``decay`` in (0, 1) per step (a
+    number or one per key), ``init_scale`` of the key/value/query weights, ``chunk`` for the parallel astrocyte
+    form (see :class:`snn.AstroLIF`).
+    Time constants in ms, ``dt`` in ms; the readout's membrane ``(T, B, num_classes)`` is the model output.
+    """
+    from .neurons import AstroLIF
+
+    hidden = [hidden] if isinstance(hidden, int) else list(hidden)
+    if not hidden or not all(isinstance(h, int) and h > 0 for h in hidden):
+        raise ValueError(f"model (astro): hidden: expected a list of positive layer sizes, got {hidden!r}")
+    layers: list[nn.Module] = [Flatten(input_shape)] if len(input_shape) > 1 else []
+    width = math.prod(input_shape)
+    for h in hidden:
+        layers += [Linear(width, h), AstroLIF(h, groups=groups, key_size=key_size, decay=decay,
+                                              learn_decay=learn_decay, normalise=normalise, tau_mem=tau_mem,
+                                              threshold=threshold, dt=dt, surrogate=surrogate, slope=slope,
+                                              init_scale=init_scale, chunk=chunk)]
+        width = h
+    return Sequential(*layers, Linear(width, num_classes), LI(num_classes, tau_mem=tau_out, dt=dt))

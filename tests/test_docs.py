@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["README.md", "docs/architecture.md", "docs/neurons.md", "docs/nir.md", "docs/encoders.md", "docs/energy.md",
-         "docs/elm.md"]
+         "docs/elm.md", "docs/astrocytes.md"]
 
 
 def _blocks(page):
@@ -60,6 +60,7 @@ def test_architecture_ir_table_matches_the_lowering_registry():
         snn.SumPool2d: (lambda: snn.SumPool2d(2), (1, 4, 4)), snn.AvgPool2d: (lambda: snn.AvgPool2d(2), (1, 4, 4)),
         snn.ELM: (lambda: snn.ELM(3, 2, memory_units=4), (3,)),
         snn.BranchELM: (lambda: snn.BranchELM(3, 2, memory_units=4, branches=2, synapses_per_branch=2), (3,)),
+        snn.AstroLIF: (lambda: snn.AstroLIF(4, groups=2, key_size=3), (4,)),
     }
     rows = _table_rows(_section("docs/architecture.md", "The IR"), "| front-end module | IR node |")
     documented = {}

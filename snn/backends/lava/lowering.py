@@ -28,12 +28,13 @@ MAX_DELAY = 63  # Loihi 2 synaptic delay field: 6 bits (SPEC §4)
 class NeuronKind:
     """How a neuron kind runs. ``make_process(neuron, precision) -> lava process`` (imports lava lazily);
     ``model(precision) -> ProcessModel class``; ``state``: Var names reset between samples (and recorded);
-    ``spiking``: False for a graded readout."""
+    ``spiking``: False for a graded readout; ``fixed_point``: False for a float-only kind."""
 
     make_process: Callable
     model: Callable
     state: tuple[str, ...]
     spiking: bool = True
+    fixed_point: bool = True  # False: float only; quantisation refuses the kind, naming the layer
 
 
 NEURON_KINDS: dict[str, NeuronKind] = {}
@@ -242,3 +243,5 @@ def lower(graph: ir.Graph) -> LavaNet:
 
 from . import kinds  # noqa: E402,F401  (registers the built-in neuron kinds)
 from . import elm  # noqa: E402,F401  (registers the ELM neuron lowering and kind)
+from . import astro  # noqa: E402,F401  (registers the AstroLIF lowering and its neuron kind)
+from . import refractory  # noqa: E402,F401  (registers the RefractoryLIF lowering)

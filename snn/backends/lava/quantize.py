@@ -196,6 +196,8 @@ def quantize(net: LavaNet, config: QuantConfig | None = None) -> LavaNet:
     front-end parameter that does not fit or loses more than ``config.tolerance``."""
     if net.precision != "floating_pt":
         raise ValueError(f"quantise: expected a floating_pt network, got {net.precision}")
+    from .lowering import NEURON_KINDS
+
     cfg = config or QuantConfig()
     for layer in net.layers:
         if layer.neuron.kind == "elm":
@@ -204,6 +206,9 @@ def quantize(net: LavaNet, config: QuantConfig | None = None) -> LavaNet:
             raise check_fixed(layer.name)
     layers, scale = [], 1.0
     for layer in net.layers:
+        if not NEURON_KINDS[layer.neuron.kind].fixed_point:
+            raise QuantisationError(f"quantise: layer {layer.name!r}: neuron kind {layer.neuron.kind!r} has no "
+                                    f"faithful fixed-point form; run it on the floating-point 'lava' backend")
         q, scale = _layer(layer, cfg, net.dt)
         layers.append(q)
     out = LavaNet(layers, net.input_shape, net.output_shape, "fixed_pt", net.dt, scale)

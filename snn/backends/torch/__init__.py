@@ -8,5 +8,7 @@ tensor to the output node's ``(T, B, *output_shape)``; ``sim.run(x, record=True)
 from .simulator import NODE_KERNELS, TRACE_KERNELS, Simulator, build, register_kernel, register_trace_kernel
 from . import delay  # noqa: E402,F401  (registers the ir.DelayLinear kernel)
 from . import elm  # noqa: E402,F401  (registers the ir.ELM kernel)
+from . import astro  # noqa: E402,F401  (registers the ir.AstroLIF kernel)
+from . import refractory  # noqa: E402,F401  (registers the ir.RefractoryLIF kernel)
 
 __all__ = ["Simulator", "build", "register_kernel", "NODE_KERNELS", "TRACE_KERNELS", "register_trace_kernel"]
