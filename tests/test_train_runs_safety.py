@@ -109,6 +109,20 @@ def test_ddp_ranks_all_stop_on_a_locked_run_folder(tmp_path, data_root, cli):
     assert _log_epochs(run) == [1]
 
 
+def test_resume_of_a_folder_still_being_set_up_names_its_holder(tmp_path, cli):
+    run = tmp_path / "new-run"  # locked by a starting run that has not written config.yaml yet
+    holder = _spawn(HOLD, str(run))
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = cli(["train", "--resume", str(run), "--quiet"])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert code == 2 and f"in use by pid {holder.pid}" in err, err
+    code, _, err = cli(["train", "--resume", str(run), "--quiet"])  # the holder is gone: now it is no run at all
+    assert code == 2 and "is not a run folder" in err, err
+
+
 def test_a_stop_signal_waits_for_the_write_in_progress():
     from snn.train import signals
 

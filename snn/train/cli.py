@@ -117,7 +117,7 @@ def _cmd_train(args) -> int:
 def resume_config(args) -> dict:
     """The config of ``snn train --resume RUN``: the run's own (from ``last.pt``, or ``config.yaml`` of a run stopped
     in epoch 1) with the options that may change on resume; a ValueError naming any option that may not."""
-    from . import checkpoint
+    from . import checkpoint, rundir
     from . import config as C
 
     run = Path(args.resume)
@@ -138,6 +138,8 @@ def resume_config(args) -> dict:
     elif (run / "config.yaml").is_file():
         values = C.load(run / "config.yaml")
     else:
+        with rundir.hold(run, announce=lambda _: None):  # a run still setting its folder up: name it, not "no run"
+            pass
         raise ValueError(f"snn train --resume: {run} is not a run folder (no checkpoints/{checkpoint.LAST}, no "
                          f"config.yaml)")
     extra = [_as_override(key, getattr(args, dest)) for dest, key in given.items()]
