@@ -124,3 +124,21 @@ def test_batches_of_different_lengths_add_step_by_step():
     assert c.steps == 3 and lif1.sample_steps == 3 + 2
     assert lif1.spikes_per_step.tolist() == [2, 6, 0]
     assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 4, "Effective_ACs": 10, "Dense": 54 - 9}
+
+
+def test_if_and_refractory_lif_count_as_lif():
+    # IF, threshold 0.5, W_rec[0, 1] = 1, input [[0, 1], [0, 1], [0, 0]]: as the recurrent LIF test, no leak -> t0
+    # spikes [0, 1]; t1 v = [1, 1] -> [1, 1]; t2 v = [1, 0] -> [1, 0] (zero reset). Recurrent: 2 ACs, Dense 12.
+    g = ir.Graph.chain({"r": ir.IF(np.full(2, 0.5), "zero", np.array([[0.0, 1.0], [0.0, 0.0]]))}, (2,), 1.0)
+    x = torch.tensor([[0, 1], [0, 1], [0, 0]], dtype=torch.float32).reshape(3, 1, 2)
+    c = count(g, [x])
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 0, "Effective_ACs": 2, "Dense": 12}
+    assert c.layers[0].spikes_per_step.tolist() == [1, 2, 1] and c.layers[0].updates == 6
+    assert c.layers[0].active_updates == 4 and not c.warnings
+    # RefractoryLIF, 2 steps refractory, threshold 0.5, input 1 every step for 5 steps: spikes at t0 and t3; every
+    # neuron-step is an update (5) and active (input 1); 3 of 5 outputs are zero.
+    g = ir.Graph.chain({"r": ir.RefractoryLIF(np.full(1, TAU), np.full(1, 0.5), "zero", 1.0, None, 2)}, (1,), 1.0)
+    c = count(g, [torch.ones(5, 1, 1)])
+    (r,) = c.layers
+    assert r.kind == "neuron" and r.spikes_per_step.tolist() == [1, 0, 0, 1, 0]
+    assert (r.updates, r.active_updates) == (5, 5) and c.neurobench()["ActivationSparsity"] == pytest.approx(3 / 5)

@@ -151,8 +151,12 @@ def _synapse_static(c: LayerCounts, w: np.ndarray) -> None:
 
 def _linear_effective(x: torch.Tensor, w: np.ndarray) -> torch.Tensor:
     """(T,) operations with nonzero weight and nonzero input: ``sum_{b,j} [x_bj != 0] * nnz(W[:, j])``."""
-    nnz_col = torch.as_tensor((w != 0).sum(0), dtype=torch.float64, device=x.device)
-    return (x != 0).flatten(2).double().sum(1) @ nnz_col
+    return _column_effective(x, (w != 0).sum(0))
+
+
+def _column_effective(x: torch.Tensor, nnz_col: np.ndarray) -> torch.Tensor:
+    """(T,) ``sum_{b,j} [x_bj != 0] * nnz_col[j]``: ``nnz_col[j]`` nonzero weights read input ``j``."""
+    return (x != 0).flatten(2).double().sum(1) @ torch.as_tensor(nnz_col, dtype=torch.float64, device=x.device)
 
 
 @register_counter(ir.Linear, "synapse")
@@ -208,7 +212,10 @@ def _count_neurons(c: LayerCounts, inp: torch.Tensor, y: torch.Tensor, spiking: 
 
 @register_counter(ir.LIF, "neuron")
 @register_counter(ir.CubaLIF, "neuron")
+@register_counter(ir.RefractoryLIF, "neuron")
+@register_counter(ir.IF, "neuron")
 def _count_lif(node: ir.LIF, x, y, c: LayerCounts) -> None:
+    """LIF, CubaLIF, RefractoryLIF (a refractory neuron is still updated every step) and IF (no leak)."""
     inp = x
     if node.recurrent_weight is not None:
         T, B = y.shape[:2]
