@@ -142,3 +142,40 @@ def test_if_and_refractory_lif_count_as_lif():
     (r,) = c.layers
     assert r.kind == "neuron" and r.spikes_per_step.tolist() == [1, 0, 0, 1, 0]
     assert (r.updates, r.active_updates) == (5, 5) and c.neurobench()["ActivationSparsity"] == pytest.approx(3 / 5)
+
+
+def test_pools_count_one_addition_per_in_frame_tap():
+    # SumPool2d 2x2, stride 1 on a 3x3 frame -> 2x2 windows of 4 taps: Dense 16 per step. A pixel lies in 1 (corner),
+    # 2 (edge) or 4 (centre) windows; spikes at (0, 0) and (1, 1) -> 1 + 4 = 5 ACs.
+    g = ir.Graph.chain({"p": ir.SumPool2d((1, 3, 3), (2, 2), (1, 1))}, (1, 3, 3), 1.0)
+    x = torch.zeros(1, 1, 1, 3, 3)
+    x[0, 0, 0, 0, 0] = x[0, 0, 0, 1, 1] = 1
+    c = count(g, [x])
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 0, "Effective_ACs": 5, "Dense": 16}
+    assert c.layers[0].kind == "synapse" and not c.warnings
+    # AvgPool2d 2x2, stride 2, padding 1 on 2 channels of 3x3 -> 2x2 windows; per axis the windows hold 1 and 2
+    # in-frame pixels, so every pixel is read once: Dense 2 x 9 per step. Input 0.5 but one pixel 0 -> 17 MACs.
+    g = ir.Graph.chain({"p": ir.AvgPool2d((2, 3, 3), (2, 2), (2, 2), (1, 1))}, (2, 3, 3), 1.0)
+    x = torch.full((2, 1, 2, 3, 3), 0.5)
+    x[1, 0, 1, 2, 2] = 0
+    c = count(g, [x])
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 18 + 17, "Effective_ACs": 0, "Dense": 2 * 18}
+    assert any("'p'" in w and "MACs" in w for w in c.warnings)
+
+
+def test_adlif_adds_one_adaptation_update_per_neuron_step():
+    # 3 neurons, 4 steps: MembraneUpdates 12 and 12 adaptation updates; W_rec[2, 0] = 1 reads neuron 0's spikes.
+    # tau_mem = dt (alpha = 1/e), a = b = 0 (w stays 0): u = alpha u + 0.63 x, threshold 0.1. Input x0 = 1 every step,
+    # x1 = x2 = 0: neuron 0 spikes every step (u = 0.63, zero reset), so neuron 2 receives 1 from t1 on and spikes at
+    # t1..t3. Recurrent ACs: 1 per step from t1 -> 3; Dense 4 x 9. Active updates: neuron 0 x 4 + neuron 2 x 3 = 7.
+    n = 3
+    w_rec = np.zeros((n, n))
+    w_rec[2, 0] = 1
+    node = ir.AdLIF(np.ones(n), np.ones(n), np.full(n, 0.1), np.zeros(n), np.zeros(n), "zero", 1.0, w_rec)
+    x = torch.zeros(4, 1, n)
+    x[:, 0, 0] = 1
+    c = count(ir.Graph.chain({"a": node}, (n,), 1.0), [x])
+    (a,) = c.layers
+    assert a.spikes_per_step.tolist() == [1, 2, 2, 2]
+    assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 0, "Effective_ACs": 3, "Dense": 36}
+    assert (a.updates, a.active_updates, a.state_updates) == (12, 7, 12)

@@ -39,8 +39,8 @@ class LayerCounts:
 
     ``kind``: "synapse", "neuron", "shape" (no operations) or "not counted". Synapse layers fill ``dense``,
     ``macs``, ``acs`` (and per source step ``ops_per_step``), ``weights`` / ``zero_weights`` and ``fan_in``; neuron
-    layers fill ``neurons``, ``spikes_per_step`` (T,), ``spikes_per_neuron`` (neurons,), ``updates`` and
-    ``active_updates``; LIF layers with recurrent weights fill both. Every counted layer fills ``nonzero_inputs``
+    layers fill ``neurons``, ``spikes_per_step`` (T,), ``spikes_per_neuron`` (neurons,), ``updates``,
+    ``active_updates`` and ``state_updates`` (other state variables: adaptation, synaptic current, traces); LIF layers with recurrent weights fill both. Every counted layer fills ``nonzero_inputs``
     / ``inputs`` (its input activity). ``params``: number of array values; ``footprint``: their bytes as the IR
     stores them.
     """
@@ -66,6 +66,7 @@ class LayerCounts:
     spikes_per_neuron: np.ndarray = None
     updates: float = 0.0
     active_updates: float = 0.0
+    state_updates: float = 0.0  # updates of state variables besides the membrane (adaptation, traces, astrocyte)
     zero_outputs: float = 0.0
     outputs: float = 0.0
     nonzero_inputs: float = 0.0
@@ -195,6 +196,19 @@ def _count_flatten(node, x, y, c) -> None:
     """A reshape: no operations."""
 
 
+@register_counter(ir.SumPool2d, "synapse")
+@register_counter(ir.AvgPool2d, "synapse")
+def _count_pool(node: ir.SumPool2d, x, y, c: LayerCounts) -> None:
+    """A window sum: one addition per in-frame tap (an average pool is a depthwise convolution with weights
+    ``1 / (kH kW)``: counted the same); padded zeros cost nothing, as for :class:`ir.Conv2d`."""
+    T, B = x.shape[:2]
+    ones = torch.ones(node.shape[0], 1, *node.kernel_size, dtype=torch.float64, device=x.device)
+    pool = lambda inp: F.conv2d(inp, ones, None, node.stride, node.padding, 1, node.shape[0])  # noqa: E731
+    eff = pool((x != 0).flatten(0, 1).double()).unflatten(0, (T, B)).flatten(1).sum(1)
+    dense = float(pool(torch.ones(1, *node.shape, dtype=torch.float64, device=x.device)).sum()) * T * B
+    _add_ops(c, eff, _ternary_steps(x), dense)
+
+
 def _count_neurons(c: LayerCounts, inp: torch.Tensor, y: torch.Tensor, spiking: bool) -> None:
     T, B = y.shape[:2]
     c.neurons = math.prod(y.shape[2:])
@@ -224,6 +238,15 @@ def _count_lif(node: ir.LIF, x, y, c: LayerCounts) -> None:
                  float(T * B * node.recurrent_weight.size))
         inp = x + prev @ torch.as_tensor(node.recurrent_weight, dtype=y.dtype, device=y.device).t()
     _count_neurons(c, inp, y, spiking=True)
+    if isinstance(node, ir.CubaLIF):
+        c.state_updates += float(y[0].numel() * y.shape[0])  # the synaptic current
+
+
+@register_counter(ir.AdLIF, "neuron")
+def _count_adlif(node: ir.AdLIF, x, y, c: LayerCounts) -> None:
+    """As LIF, plus the adaptation variable ``w``: one state update per neuron per step."""
+    _count_lif(node, x, y, c)
+    c.state_updates += float(y[0].numel() * y.shape[0])
 
 
 @register_counter(ir.LI, "neuron")
