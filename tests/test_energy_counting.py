@@ -179,3 +179,42 @@ def test_adlif_adds_one_adaptation_update_per_neuron_step():
     assert a.spikes_per_step.tolist() == [1, 2, 2, 2]
     assert c.neurobench()["SynapticOperations"] == {"Effective_MACs": 0, "Effective_ACs": 3, "Dense": 36}
     assert (a.updates, a.active_updates, a.state_updates) == (12, 7, 12)
+
+
+def test_elm_counts_synapses_mlp_readout_and_its_state():
+    # 2 inputs, synapse weights [1, 0], one synapse per branch (2 branches), 1 memory unit, 1 hidden unit;
+    # W1 = [[1, 0, 0]] over [b0, b1, kappa_m m], W2 = [[1]], W_y = [[2]], biases 0. Input [[0, 1], [1, 0], [0, 0]].
+    # Synapses: only x0 at t1 meets a nonzero weight -> 1 AC; Dense 3 x 2.
+    # t0: b = 0, m_prev = 0 -> W1 input 0, h = 0, m = 0 -> no MACs. t1: b = [1, 0] -> W1 column 0 (1 weight), h = 1
+    # -> W2 (1), m = g 1.7159 tanh(2/3) != 0 -> W_y (1). t2: b = [kappa_s, 0] -> column 0 (1); kappa_m m != 0 but its
+    # column 2 holds no nonzero weight; h, m nonzero -> 1 + 1. MACs 3 + 3 = 6; Dense 3 x (3 + 1 + 1).
+    node = ir.ELM(2, np.array([1.0, 0.0]), None, 1, 5.0, np.array([10.0]), 1.0, "v1", np.array([[1.0, 0, 0]]),
+                  np.zeros(1), np.array([[1.0]]), np.zeros(1), np.array([[2.0]]), np.zeros(1), 1.0)
+    x = torch.tensor([[0, 1], [1, 0], [0, 0]], dtype=torch.float32).reshape(3, 1, 2)
+    c = count(ir.Graph.chain({"elm": node}, (2,), 1.0), [x])
+    nb = c.neurobench()
+    assert nb["SynapticOperations"] == {"Effective_MACs": 6, "Effective_ACs": 1, "Dense": 6 + 15}
+    (e,) = c.layers
+    assert e.kind == "neuron" and not c.warnings
+    assert (e.updates, e.active_updates, e.state_updates) == (3, 3, 6)  # memory x 3 steps; 2 branch traces x 3
+    assert nb["ActivationSparsity"] == pytest.approx(1 / 3)  # y = 2 m: zero at t0 only
+    assert nb["ConnectionSparsity"] == pytest.approx(3 / 7)  # zeros: 1 synapse, 2 in W1, of 2 + 3 + 1 + 1
+    assert nb["Footprint"] == 4 * (2 + 1 + 3 + 1 + 1 + 1 + 1 + 1)
+
+
+def test_astro_lif_counts_key_value_query_and_astrocyte_state():
+    # n = 2 neurons, one domain (m = 2), d_k = 1: K = [1, 0], V = [[1, 0], [0, 0]], Q = [0, 1], Lambda 0.5, c = 1.
+    # Input [[1, 0], [0, 1], [0, 0]]. K, V, Q columns hold 2 (x0) and 1 (x1) nonzero weights -> 2 + 1 = 3 ACs; Dense
+    # 3 x (2 + 4 + 2). k = [1, 0, 0], v = [[1, 0], 0, 0], q = [0, 1, 0]: v k^T has 1 nonzero product at t0; H = [1, 0]
+    # then decays ([0.5, 0], [0.25, 0]): H q has 1 nonzero product at t1 -> 2 MACs; Dense 2 x 3 x (m d_k = 2).
+    # Spikes (threshold 0.5, no leak): t0 u = [1, 0] -> [1, 0]; t1 u = [0, 1], o = H q = [0.5, 0] -> [0, 1]; t2 none.
+    node = ir.AstroLIF(np.full(2, TAU), np.full(2, 0.5), 1.0, np.array([[0.5]]), np.array([[[1.0, 0.0]]]),
+                       np.array([[[1.0, 0.0], [0.0, 0.0]]]), np.array([[[0.0, 1.0]]]), "none")
+    x = torch.tensor([[1, 0], [0, 1], [0, 0]], dtype=torch.float32).reshape(3, 1, 2)
+    c = count(ir.Graph.chain({"a": node}, (2,), 1.0), [x])
+    nb = c.neurobench()
+    assert nb["SynapticOperations"] == {"Effective_MACs": 2, "Effective_ACs": 3, "Dense": 24 + 12}
+    (a,) = c.layers
+    assert a.spikes_per_step.tolist() == [1, 1, 0] and not c.warnings
+    assert (a.updates, a.active_updates, a.state_updates) == (6, 2, 6)
+    assert nb["ConnectionSparsity"] == pytest.approx(5 / 8)

@@ -135,12 +135,17 @@ def _add_steps(total: np.ndarray | None, new: np.ndarray) -> np.ndarray:
     return total
 
 
-def _add_ops(c: LayerCounts, eff_per_step: torch.Tensor, ternary: torch.Tensor, dense: float) -> None:
+def _add_ops(c: LayerCounts, eff_per_step: torch.Tensor, ternary: torch.Tensor | None, dense: float) -> None:
+    """Adds effective operations per step (ACs where ``ternary``; ``None``: products of a layer's internal real-valued
+    state, always MACs and not a warning) and ``dense`` operations."""
     eff = eff_per_step.double().cpu()
-    ternary = ternary.cpu()
+    if ternary is None:
+        ternary = torch.zeros(len(eff), dtype=torch.bool)
+    else:
+        ternary = ternary.cpu()
+        c.non_ternary_input |= bool((~ternary).any())
     c.acs += float(eff[ternary].sum())
     c.macs += float(eff[~ternary].sum())
-    c.non_ternary_input |= bool((~ternary).any())
     c.dense += dense
     c.ops_per_step = _add_steps(c.ops_per_step, eff.numpy())
 
@@ -254,8 +259,61 @@ def _count_li(node: ir.LI, x, y, c: LayerCounts) -> None:
     _count_neurons(c, x, y, spiking=False)
 
 
+@register_counter(ir.ELM, "neuron")
+def _count_elm(node: ir.ELM, x, y, c: LayerCounts) -> None:
+    """Synapses ``w_j x[r(j)]`` as synaptic operations on the input; the MLP (``W1``, ``W2``) and the readout ``W_y``
+    as MACs on the ELM's real-valued state (zero entries cost nothing); the memory ``m`` as the membrane updates
+    (every unit every step, all active: the MLP's bias drives it), the branch traces ``b`` as state updates."""
+    from ..backends.torch.elm import elm_steps
+
+    T, B = x.shape[:2]
+    routing = np.arange(node.in_features) if node.routing is None else node.routing
+    nnz_syn = np.bincount(routing[node.synapse_weight != 0], minlength=node.in_features)
+    _add_ops(c, _column_effective(x, nnz_syn), _ternary_steps(x), float(T * B * node.synapse_weight.size))
+    steps = [[], [], []]
+    for w1_in, h, m, _ in elm_steps(node, x.to(y.dtype)):
+        for acc, state, w in zip(steps, (w1_in, h, m), (node.mlp_weight1, node.mlp_weight2, node.readout_weight)):
+            acc.append(_linear_effective(state[None], w))
+    for acc, w in zip(steps, (node.mlp_weight1, node.mlp_weight2, node.readout_weight)):
+        _add_ops(c, torch.cat(acc) if acc else torch.zeros(0), None, float(T * B * w.size))
+    memory, branches = node.tau_m.shape[0], node.branches
+    c.neurons, c.spiking = int(y.shape[2]), False
+    c.updates += float(T * B * memory)
+    c.active_updates += float(T * B * memory)
+    c.state_updates += float(T * B * branches)
+    c.zero_outputs += float((y == 0).sum())
+    c.outputs += float(y.numel())
+
+
+@register_counter(ir.AstroLIF, "neuron")
+def _count_astro(node: ir.AstroLIF, x, y, c: LayerCounts) -> None:
+    """Keys, values and queries ``K x``, ``V x``, ``Q x`` (per domain) as synaptic operations on the drive ``x``; the
+    astrocyte's ``v k^T`` (into ``H``) and ``H q`` as MACs on its real-valued state (zero entries cost nothing); the
+    ``G m d_k`` entries of ``H`` as state updates every step; the LIF part as a LIF layer."""
+    from ..backends.torch.astro import astro_steps
+
+    T, B = x.shape[:2]
+    G, dk, m = node.key_weight.shape
+    blocks = [np.concatenate([node.key_weight[g], node.value_weight[g], node.query_weight[g]]) for g in range(G)]
+    nnz_col = np.concatenate([(b != 0).sum(0) for b in blocks])  # input i of domain g is column g m + i
+    _add_ops(c, _column_effective(x, nnz_col), _ternary_steps(x), float(T * B * sum(b.size for b in blocks)))
+    outer, read = [], []
+    for k, v, q, h, _ in astro_steps(node, x.to(y.dtype)):
+        outer.append(((v != 0).double().sum(-1) * (k != 0).double().sum(-1)).sum()[None])
+        read.append(((h != 0).double() * (q != 0).double()[:, :, None, :]).sum()[None])
+    for eff in (outer, read):
+        _add_ops(c, torch.cat(eff) if eff else torch.zeros(0), None, float(T * B * G * m * dk))
+    c.state_updates += float(T * B * G * m * dk)
+    _count_neurons(c, x, y, spiking=True)
+
+
 def _arrays(node: ir.Node) -> list[np.ndarray]:
     return [v for v in vars(node).values() if isinstance(v, np.ndarray)]
+
+
+# The weight arrays of a node (for ConnectionSparsity), where they are not ``weight`` and ``recurrent_weight``.
+_WEIGHTS = {ir.ELM: ("synapse_weight", "mlp_weight1", "mlp_weight2", "readout_weight"),
+            ir.AstroLIF: ("key_weight", "value_weight", "query_weight")}
 
 
 def _new(name: str, node: ir.Node) -> LayerCounts:
@@ -263,12 +321,13 @@ def _new(name: str, node: ir.Node) -> LayerCounts:
     arrays = _arrays(node)
     c = LayerCounts(name, type(node).__name__, kind, tuple(node.input_shape), tuple(node.output_shape),
                     params=sum(a.size for a in arrays), footprint=sum(a.nbytes for a in arrays))
-    for w in (getattr(node, "weight", None), getattr(node, "recurrent_weight", None)):
-        if w is not None:
-            _synapse_static(c, w)
-    if c.weights:
-        c.fan_in = float((node.weight != 0).sum(1).mean()) if hasattr(node, "weight") else float(
-            (node.recurrent_weight != 0).sum(1).mean())
+    for w in _WEIGHTS.get(type(node), ("weight", "recurrent_weight")):
+        if getattr(node, w, None) is not None:
+            _synapse_static(c, getattr(node, w))
+    w = next((w for w in (getattr(node, "weight", None), getattr(node, "recurrent_weight", None)) if w is not None),
+             None)
+    if w is not None:
+        c.fan_in = float((w != 0).sum(1).mean())
     return c
 
 
