@@ -218,3 +218,10 @@ def test_astro_lif_counts_key_value_query_and_astrocyte_state():
     assert a.spikes_per_step.tolist() == [1, 1, 0] and not c.warnings
     assert (a.updates, a.active_updates, a.state_updates) == (6, 2, 6)
     assert nb["ConnectionSparsity"] == pytest.approx(5 / 8)
+
+
+def test_every_ir_node_type_has_a_counter():
+    # issue 11: every layer type the project has is counted (a new IR node type registers a counter and a docs row)
+    from snn.energy.counting import COUNTERS
+
+    assert sorted(name for name, cls in ir.NODE_TYPES.items() if cls not in COUNTERS) == []
