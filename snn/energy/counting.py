@@ -13,7 +13,11 @@ simulator. Definitions follow NeuroBench 2.3.0 (Yik et al. 2025), per sample:
   the delayed input. Recurrent weights of a LIF layer read the layer's own spikes of the previous step (ACs).
 - Neuron layers: every neuron is updated every step (``MembraneUpdates``, time-driven); an update is *active* when
   the neuron's input (feed-forward plus recurrent) is nonzero at that step, *idle* otherwise.
-- ``ActivationSparsity``: share of zero outputs over every neuron layer (LIF, CubaLIF and the LI readout).
+- ``ActivationSparsity``: share of zero outputs over every neuron layer (every LIF kind, IF, AdLIF, AstroLIF, ELM and
+  the LI readout).
+- Pooling windows count one addition per in-frame tap; the ELM's MLP and readout and the astrocyte's products are
+  MACs on the layer's state; adaptation, synaptic currents, traces and astrocyte state are ``state_updates``
+  (docs/energy.md has the table).
 
 A node type without a counter is reported as not counted, never as zero; register one with :func:`register_counter`.
 """
