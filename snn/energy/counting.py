@@ -44,8 +44,9 @@ class LayerCounts:
     ``kind``: "synapse", "neuron", "shape" (no operations) or "not counted". Synapse layers fill ``dense``,
     ``macs``, ``acs`` (and per source step ``ops_per_step``), ``weights`` / ``zero_weights`` and ``fan_in``; neuron
     layers fill ``neurons``, ``spikes_per_step`` (T,), ``spikes_per_neuron`` (neurons,), ``updates``,
-    ``active_updates`` and ``state_updates`` (other state variables: adaptation, synaptic current, traces); LIF layers with recurrent weights fill both. Every counted layer fills ``nonzero_inputs``
-    / ``inputs`` (its input activity). ``params``: number of array values; ``footprint``: their bytes as the IR
+    ``active_updates`` and ``state_updates`` (other state variables: adaptation, synaptic current, traces); LIF
+    layers with recurrent weights fill both. Every counted layer fills ``nonzero_inputs`` / ``inputs`` (its input
+    activity). ``params``: number of array values; ``footprint``: their bytes as the IR
     stores them.
     """
 
