@@ -165,3 +165,45 @@ def test_several_models_get_a_row_each_and_the_accuracy_energy_figure(model, tmp
     assert [x["summary"]["label"] for x in m["models"]] == ["m.h5", "sparser.h5"]
     assert (out / "figures" / "accuracy_vs_energy.png").is_file()
     assert "sparser.h5" in (out / "report.md").read_text()
+
+
+def _every_node_type_graph():
+    """One of each node type the torch backend runs, on ndigits frames (2, 34, 34) -> 10 classes."""
+    rng = np.random.default_rng(1)
+    lin = lambda o, i, s=0.5: ir.Linear(rng.normal(0, s, (o, i)))  # noqa: E731
+    n = 16
+    nodes = {"sum": ir.SumPool2d(SHAPE, (2, 2), (2, 2)), "avg": ir.AvgPool2d((2, 17, 17), (3, 3), (2, 2), (1, 1)),
+             "flat": ir.Flatten((2, 9, 9)), "fc1": lin(n, 162, 0.3), "if": ir.IF(np.full(n, 0.5), "subtract"),
+             "fc2": lin(n, n), "adlif": ir.AdLIF(np.full(n, 20.0), np.full(n, 50.0), np.full(n, 0.3),
+                                                   np.full(n, 0.1), np.full(n, 0.1), "subtract", 10.0),
+             "fc3": lin(n, n), "refr": ir.RefractoryLIF(np.full(n, 20.0), np.full(n, 0.3), "zero", 10.0, None, 1),
+             "fc4": lin(n, n), "cuba": ir.CubaLIF(np.full(n, 20.0), np.full(n, 0.3), "zero", 10.0, None,
+                                                  np.full(n, 10.0)),
+             "fc5": lin(n, n), "astro": ir.AstroLIF(np.full(n, 20.0), np.full(n, 0.3), 10.0, np.full((2, 3), 0.9),
+                                                     rng.normal(0, 0.3, (2, 3, 8)), rng.normal(0, 0.3, (2, 8, 8)),
+                                                     rng.normal(0, 0.3, (2, 3, 8)), "ema"),
+             "elm": ir.ELM(n, rng.uniform(0, 1, 2 * n), np.tile(np.arange(n), 2), 4, 20.0, np.full(4, 30.0), 1.0,
+                           "v1", rng.normal(0, 0.5, (8, 8 + 4)), np.zeros(8), rng.normal(0, 0.5, (4, 8)), np.zeros(4),
+                           rng.normal(0, 0.5, (10, 4)), np.zeros(10), 10.0),
+             "li": ir.LI(np.full(10, 20.0), 10.0)}
+    return ir.Graph.chain(nodes, SHAPE, 10.0, {"data": {"name": "ndigits", "frames": {}}, "loss_kind": "sum"})
+
+
+def test_profile_counts_every_node_type(tmp_path, ndigits_root, monkeypatch, capsys):
+    monkeypatch.setenv("SNN_DATA", str(ndigits_root))
+    g = _every_node_type_graph()
+    assert {type(node).__name__ for node in g.nodes.values()} == {
+        "SumPool2d", "AvgPool2d", "Flatten", "Linear", "IF", "AdLIF", "RefractoryLIF", "CubaLIF", "AstroLIF", "ELM",
+        "LI"}
+    ir.save(g, tmp_path / "all.h5")
+    out = tmp_path / "all"
+    assert main(["profile", str(tmp_path / "all.h5"), "-n", "8", "--out", str(out), "--quiet"]) == 0, \
+        capsys.readouterr().err
+    (m,) = json.loads((out / "metrics.json").read_text())["models"]
+    assert not any("not counted" in w for w in m["warnings"])
+    rows = {r["layer"]: r for r in csv.DictReader(open(out / "layers.csv"))}
+    assert all(r["counted"] == "True" for r in rows.values())
+    assert all(float(rows[k]["state_updates"]) > 0 for k in ("adlif", "cuba", "astro", "elm"))
+    ds = load_split(DataConfig(name="ndigits"), "test")
+    expected = count(g, [x for x, _, _ in batches(ds, 8, 32, 0)]).neurobench()
+    assert m["summary"]["SynapticOperations"] == pytest.approx(expected["SynapticOperations"])

@@ -13,7 +13,11 @@ simulator. Definitions follow NeuroBench 2.3.0 (Yik et al. 2025), per sample:
   the delayed input. Recurrent weights of a LIF layer read the layer's own spikes of the previous step (ACs).
 - Neuron layers: every neuron is updated every step (``MembraneUpdates``, time-driven); an update is *active* when
   the neuron's input (feed-forward plus recurrent) is nonzero at that step, *idle* otherwise.
-- ``ActivationSparsity``: share of zero outputs over every neuron layer (LIF, CubaLIF and the LI readout).
+- ``ActivationSparsity``: share of zero outputs over every neuron layer (every LIF kind, IF, AdLIF, AstroLIF, ELM and
+  the LI readout).
+- Pooling windows count one addition per in-frame tap; the ELM's MLP and readout and the astrocyte's products are
+  MACs on the layer's state; adaptation, synaptic currents, traces and astrocyte state are ``state_updates``
+  (docs/energy.md has the table).
 
 A node type without a counter is reported as not counted, never as zero; register one with :func:`register_counter`.
 """
@@ -39,9 +43,10 @@ class LayerCounts:
 
     ``kind``: "synapse", "neuron", "shape" (no operations) or "not counted". Synapse layers fill ``dense``,
     ``macs``, ``acs`` (and per source step ``ops_per_step``), ``weights`` / ``zero_weights`` and ``fan_in``; neuron
-    layers fill ``neurons``, ``spikes_per_step`` (T,), ``spikes_per_neuron`` (neurons,), ``updates`` and
-    ``active_updates``; LIF layers with recurrent weights fill both. Every counted layer fills ``nonzero_inputs``
-    / ``inputs`` (its input activity). ``params``: number of array values; ``footprint``: their bytes as the IR
+    layers fill ``neurons``, ``spikes_per_step`` (T,), ``spikes_per_neuron`` (neurons,), ``updates``,
+    ``active_updates`` and ``state_updates`` (other state variables: adaptation, synaptic current, traces); LIF
+    layers with recurrent weights fill both. Every counted layer fills ``nonzero_inputs`` / ``inputs`` (its input
+    activity). ``params``: number of array values; ``footprint``: their bytes as the IR
     stores them.
     """
 
@@ -66,6 +71,7 @@ class LayerCounts:
     spikes_per_neuron: np.ndarray = None
     updates: float = 0.0
     active_updates: float = 0.0
+    state_updates: float = 0.0  # updates of state variables besides the membrane (adaptation, traces, astrocyte)
     zero_outputs: float = 0.0
     outputs: float = 0.0
     nonzero_inputs: float = 0.0
@@ -134,12 +140,17 @@ def _add_steps(total: np.ndarray | None, new: np.ndarray) -> np.ndarray:
     return total
 
 
-def _add_ops(c: LayerCounts, eff_per_step: torch.Tensor, ternary: torch.Tensor, dense: float) -> None:
+def _add_ops(c: LayerCounts, eff_per_step: torch.Tensor, ternary: torch.Tensor | None, dense: float) -> None:
+    """Adds effective operations per step (ACs where ``ternary``; ``None``: products of a layer's internal real-valued
+    state, always MACs and not a warning) and ``dense`` operations."""
     eff = eff_per_step.double().cpu()
-    ternary = ternary.cpu()
+    if ternary is None:
+        ternary = torch.zeros(len(eff), dtype=torch.bool)
+    else:
+        ternary = ternary.cpu()
+        c.non_ternary_input |= bool((~ternary).any())
     c.acs += float(eff[ternary].sum())
     c.macs += float(eff[~ternary].sum())
-    c.non_ternary_input |= bool((~ternary).any())
     c.dense += dense
     c.ops_per_step = _add_steps(c.ops_per_step, eff.numpy())
 
@@ -151,8 +162,12 @@ def _synapse_static(c: LayerCounts, w: np.ndarray) -> None:
 
 def _linear_effective(x: torch.Tensor, w: np.ndarray) -> torch.Tensor:
     """(T,) operations with nonzero weight and nonzero input: ``sum_{b,j} [x_bj != 0] * nnz(W[:, j])``."""
-    nnz_col = torch.as_tensor((w != 0).sum(0), dtype=torch.float64, device=x.device)
-    return (x != 0).flatten(2).double().sum(1) @ nnz_col
+    return _column_effective(x, (w != 0).sum(0))
+
+
+def _column_effective(x: torch.Tensor, nnz_col: np.ndarray) -> torch.Tensor:
+    """(T,) ``sum_{b,j} [x_bj != 0] * nnz_col[j]``: ``nnz_col[j]`` nonzero weights read input ``j``."""
+    return (x != 0).flatten(2).double().sum(1) @ torch.as_tensor(nnz_col, dtype=torch.float64, device=x.device)
 
 
 @register_counter(ir.Linear, "synapse")
@@ -191,6 +206,19 @@ def _count_flatten(node, x, y, c) -> None:
     """A reshape: no operations."""
 
 
+@register_counter(ir.SumPool2d, "synapse")
+@register_counter(ir.AvgPool2d, "synapse")
+def _count_pool(node: ir.SumPool2d, x, y, c: LayerCounts) -> None:
+    """A window sum: one addition per in-frame tap (an average pool is a depthwise convolution with weights
+    ``1 / (kH kW)``: counted the same); padded zeros cost nothing, as for :class:`ir.Conv2d`."""
+    T, B = x.shape[:2]
+    ones = torch.ones(node.shape[0], 1, *node.kernel_size, dtype=torch.float64, device=x.device)
+    pool = lambda inp: F.conv2d(inp, ones, None, node.stride, node.padding, 1, node.shape[0])  # noqa: E731
+    eff = pool((x != 0).flatten(0, 1).double()).unflatten(0, (T, B)).flatten(1).sum(1)
+    dense = float(pool(torch.ones(1, *node.shape, dtype=torch.float64, device=x.device)).sum()) * T * B
+    _add_ops(c, eff, _ternary_steps(x), dense)
+
+
 def _count_neurons(c: LayerCounts, inp: torch.Tensor, y: torch.Tensor, spiking: bool) -> None:
     T, B = y.shape[:2]
     c.neurons = math.prod(y.shape[2:])
@@ -208,7 +236,10 @@ def _count_neurons(c: LayerCounts, inp: torch.Tensor, y: torch.Tensor, spiking: 
 
 @register_counter(ir.LIF, "neuron")
 @register_counter(ir.CubaLIF, "neuron")
+@register_counter(ir.RefractoryLIF, "neuron")
+@register_counter(ir.IF, "neuron")
 def _count_lif(node: ir.LIF, x, y, c: LayerCounts) -> None:
+    """LIF, CubaLIF, RefractoryLIF (a refractory neuron is still updated every step) and IF (no leak)."""
     inp = x
     if node.recurrent_weight is not None:
         T, B = y.shape[:2]
@@ -217,6 +248,15 @@ def _count_lif(node: ir.LIF, x, y, c: LayerCounts) -> None:
                  float(T * B * node.recurrent_weight.size))
         inp = x + prev @ torch.as_tensor(node.recurrent_weight, dtype=y.dtype, device=y.device).t()
     _count_neurons(c, inp, y, spiking=True)
+    if isinstance(node, ir.CubaLIF):
+        c.state_updates += float(y[0].numel() * y.shape[0])  # the synaptic current
+
+
+@register_counter(ir.AdLIF, "neuron")
+def _count_adlif(node: ir.AdLIF, x, y, c: LayerCounts) -> None:
+    """As LIF, plus the adaptation variable ``w``: one state update per neuron per step."""
+    _count_lif(node, x, y, c)
+    c.state_updates += float(y[0].numel() * y.shape[0])
 
 
 @register_counter(ir.LI, "neuron")
@@ -224,8 +264,61 @@ def _count_li(node: ir.LI, x, y, c: LayerCounts) -> None:
     _count_neurons(c, x, y, spiking=False)
 
 
+@register_counter(ir.ELM, "neuron")
+def _count_elm(node: ir.ELM, x, y, c: LayerCounts) -> None:
+    """Synapses ``w_j x[r(j)]`` as synaptic operations on the input; the MLP (``W1``, ``W2``) and the readout ``W_y``
+    as MACs on the ELM's real-valued state (zero entries cost nothing); the memory ``m`` as the membrane updates
+    (every unit every step, all active: the MLP's bias drives it), the branch traces ``b`` as state updates."""
+    from ..backends.torch.elm import elm_steps
+
+    T, B = x.shape[:2]
+    routing = np.arange(node.in_features) if node.routing is None else node.routing
+    nnz_syn = np.bincount(routing[node.synapse_weight != 0], minlength=node.in_features)
+    _add_ops(c, _column_effective(x, nnz_syn), _ternary_steps(x), float(T * B * node.synapse_weight.size))
+    steps = [[], [], []]
+    for w1_in, h, m, _ in elm_steps(node, x.to(y.dtype)):
+        for acc, state, w in zip(steps, (w1_in, h, m), (node.mlp_weight1, node.mlp_weight2, node.readout_weight)):
+            acc.append(_linear_effective(state[None], w))
+    for acc, w in zip(steps, (node.mlp_weight1, node.mlp_weight2, node.readout_weight)):
+        _add_ops(c, torch.cat(acc) if acc else torch.zeros(0), None, float(T * B * w.size))
+    memory, branches = node.tau_m.shape[0], node.branches
+    c.neurons, c.spiking = int(y.shape[2]), False
+    c.updates += float(T * B * memory)
+    c.active_updates += float(T * B * memory)
+    c.state_updates += float(T * B * branches)
+    c.zero_outputs += float((y == 0).sum())
+    c.outputs += float(y.numel())
+
+
+@register_counter(ir.AstroLIF, "neuron")
+def _count_astro(node: ir.AstroLIF, x, y, c: LayerCounts) -> None:
+    """Keys, values and queries ``K x``, ``V x``, ``Q x`` (per domain) as synaptic operations on the drive ``x``; the
+    astrocyte's ``v k^T`` (into ``H``) and ``H q`` as MACs on its real-valued state (zero entries cost nothing); the
+    ``G m d_k`` entries of ``H`` as state updates every step; the LIF part as a LIF layer."""
+    from ..backends.torch.astro import astro_steps
+
+    T, B = x.shape[:2]
+    G, dk, m = node.key_weight.shape
+    blocks = [np.concatenate([node.key_weight[g], node.value_weight[g], node.query_weight[g]]) for g in range(G)]
+    nnz_col = np.concatenate([(b != 0).sum(0) for b in blocks])  # input i of domain g is column g m + i
+    _add_ops(c, _column_effective(x, nnz_col), _ternary_steps(x), float(T * B * sum(b.size for b in blocks)))
+    outer, read = [], []
+    for k, v, q, h, _ in astro_steps(node, x.to(y.dtype)):
+        outer.append(((v != 0).double().sum(-1) * (k != 0).double().sum(-1)).sum()[None])
+        read.append(((h != 0).double() * (q != 0).double()[:, :, None, :]).sum()[None])
+    for eff in (outer, read):
+        _add_ops(c, torch.cat(eff) if eff else torch.zeros(0), None, float(T * B * G * m * dk))
+    c.state_updates += float(T * B * G * m * dk)
+    _count_neurons(c, x, y, spiking=True)
+
+
 def _arrays(node: ir.Node) -> list[np.ndarray]:
     return [v for v in vars(node).values() if isinstance(v, np.ndarray)]
+
+
+# The weight arrays of a node (for ConnectionSparsity), where they are not ``weight`` and ``recurrent_weight``.
+_WEIGHTS = {ir.ELM: ("synapse_weight", "mlp_weight1", "mlp_weight2", "readout_weight"),
+            ir.AstroLIF: ("key_weight", "value_weight", "query_weight")}
 
 
 def _new(name: str, node: ir.Node) -> LayerCounts:
@@ -233,12 +326,13 @@ def _new(name: str, node: ir.Node) -> LayerCounts:
     arrays = _arrays(node)
     c = LayerCounts(name, type(node).__name__, kind, tuple(node.input_shape), tuple(node.output_shape),
                     params=sum(a.size for a in arrays), footprint=sum(a.nbytes for a in arrays))
-    for w in (getattr(node, "weight", None), getattr(node, "recurrent_weight", None)):
-        if w is not None:
-            _synapse_static(c, w)
-    if c.weights:
-        c.fan_in = float((node.weight != 0).sum(1).mean()) if hasattr(node, "weight") else float(
-            (node.recurrent_weight != 0).sum(1).mean())
+    for w in _WEIGHTS.get(type(node), ("weight", "recurrent_weight")):
+        if getattr(node, w, None) is not None:
+            _synapse_static(c, getattr(node, w))
+    w = next((w for w in (getattr(node, "weight", None), getattr(node, "recurrent_weight", None)) if w is not None),
+             None)
+    if w is not None:
+        c.fan_in = float((w != 0).sum(1).mean())
     return c
 
 

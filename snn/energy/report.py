@@ -56,7 +56,8 @@ def layer_rows(p: Profile) -> list[dict]:
                "fired_every_step": None if r is None else float((r >= 1).mean()),
                "spikes": None if c.spikes_per_step is None else float(c.spikes_per_step.sum()) / n,
                "Dense": c.dense / n, "Effective_MACs": c.macs / n, "Effective_ACs": c.acs / n,
-               "MembraneUpdates": c.updates / n, "active_updates": c.active_updates / n}
+               "MembraneUpdates": c.updates / n, "active_updates": c.active_updates / n,
+               "state_updates": c.state_updates / n}
         for e in p.estimates:
             row[f"energy_J[{e.target.name}]"] = e.per_layer[c.name]
             row[f"share[{e.target.name}]"] = e.per_layer[c.name] / totals[e.target.name] if totals[e.target.name] else 0
@@ -74,7 +75,8 @@ def summary(p: Profile) -> dict:
             "ParameterCount": sum(la.params for la in c.layers),
             "mean_firing_rate": spikes / neuron_steps if neuron_steps else None,
             "spikes_per_sample": spikes / max(c.samples, 1),
-            "active_updates_per_sample": c.per_sample("active_updates")}
+            "active_updates_per_sample": c.per_sample("active_updates"),
+            "state_updates_per_sample": c.per_sample("state_updates")}
 
 
 def metrics_json(profiles: list[Profile]) -> dict:

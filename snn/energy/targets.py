@@ -34,6 +34,7 @@ COUNT_KEYS = {
     "membrane_updates": lambda c: c.updates,
     "active_updates": lambda c: c.active_updates,
     "idle_updates": lambda c: c.updates - c.active_updates,
+    "state_updates": lambda c: c.state_updates,
 }
 
 

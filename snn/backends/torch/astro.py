@@ -8,9 +8,10 @@ from ... import ir
 from .simulator import _t, register_kernel
 
 
-@register_kernel(ir.AstroLIF)
-def astro_lif(node: ir.AstroLIF, x: torch.Tensor) -> torch.Tensor:
-    """``x`` (T, B, n) drive -> spikes (T, B, n); equations in :mod:`snn.ir`."""
+def astro_steps(node: ir.AstroLIF, x: torch.Tensor):
+    """Runs the node's equations on the drive ``x`` (T, B, n), yielding per step ``(k, v, q, h, s)``: keys and
+    queries (B, G, d_k), values (B, G, m), the astrocyte state ``h`` (B, G, m, d_k) and the spikes ``s`` (B, n) (the
+    energy counter reads the intermediate values)."""
     beta = torch.exp(-node.dt / _t(node.tau_mem, x))
     theta = _t(node.threshold, x)
     lam = _t(node.decay, x)[:, None, :]                              # (G, 1, d_k)
@@ -20,7 +21,6 @@ def astro_lif(node: ir.AstroLIF, x: torch.Tensor) -> torch.Tensor:
     G, m = V.shape[:2]
     h = x.new_zeros(B, G, m, K.shape[1])
     u = torch.zeros_like(x[0])
-    out = torch.empty_like(x)
     for t in range(T):
         xg = x[t].view(B, G, m)
         k = torch.einsum("bgi,gki->bgk", xg, K)
@@ -31,5 +31,13 @@ def astro_lif(node: ir.AstroLIF, x: torch.Tensor) -> torch.Tensor:
         u = beta * u + x[t]
         s = (u + o > theta).to(x.dtype)
         u = u * (1 - s)                                              # zero reset (the figure's u (1 - s_prev))
+        yield k, v, q, h, s
+
+
+@register_kernel(ir.AstroLIF)
+def astro_lif(node: ir.AstroLIF, x: torch.Tensor) -> torch.Tensor:
+    """``x`` (T, B, n) drive -> spikes (T, B, n); equations in :mod:`snn.ir`."""
+    out = torch.empty_like(x)
+    for t, (*_, s) in enumerate(astro_steps(node, x)):
         out[t] = s
     return out
