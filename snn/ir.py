@@ -11,6 +11,10 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
     CubaLIF  i = alpha i + x [+ W_rec s_prev]; v = beta v + i; s = H(v - threshold); reset as LIF
     RefractoryLIF  as LIF with reset zero, then v held at 0 (no spike) for ``refractory`` steps after a spike
     LI       v = beta v + x;  output v
+    CubaLI   i = alpha i + x;  v = beta v + i;  output v
+    Integrator  v = v + x;  output v                 (NIR's I: no leak, no dt)
+    Scale    y = scale * x                       (elementwise)
+    Threshold  y = H(x - threshold)              (memoryless spike function)
     IF       v = v + x [+ W_rec s_prev];  s = H(v - threshold);  reset as LIF     (no leak, no dt)
     AdLIF    u = alpha u + (1 - alpha)(x [+ W_rec s_prev] - w); s = H(u - threshold); reset;
              w = beta w + (1 - beta)(a u + b s)   here alpha = exp(-dt / tau_mem), beta = exp(-dt / tau_adapt)
@@ -1016,3 +1020,82 @@ class SumPool2d(_Pool2d):
 @dataclass(eq=False)
 class AvgPool2d(_Pool2d):
     """Average pooling: the window's sum divided by ``kH * kW`` (padded zeros count, as torch's default)."""
+
+
+# --- nodes added for NIR's CubaLI, I, Scale and Threshold (issue 12) --------------------------------------------------
+
+@register_node
+@dataclass(eq=False)
+class CubaLI(Node):
+    """Current-based leaky integrator readout: ``i = alpha i + x; v = beta v + i``, output ``v``, with
+    ``alpha = exp(-dt / tau_syn)``, ``beta = exp(-dt / tau_mem)``; ``tau_mem``, ``tau_syn`` (ms) per neuron, ``dt``
+    (ms)."""
+
+    tau_mem: np.ndarray
+    tau_syn: np.ndarray
+    dt: float
+
+    def __post_init__(self) -> None:
+        _neuron_arrays(self, ("tau_mem", "tau_syn"))
+
+    @property
+    def input_shape(self):
+        return tuple(self.tau_mem.shape)
+
+    output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Integrator(Node):
+    """Non-leaky integrator readout (NIR's ``I``): ``v = v + x``, output ``v``; ``shape`` the layer's neurons."""
+
+    shape: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        self.shape = _ints("shape", self.shape, "Integrator")
+
+    @property
+    def input_shape(self):
+        return self.shape
+
+    output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Scale(Node):
+    """Elementwise gain: ``y = scale * x``; ``scale`` per feature (its shape is the layer's), any finite value."""
+
+    scale: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.scale = _array("scale", self.scale, "Scale")
+        if self.scale.ndim == 0:
+            raise ValueError("Scale: scale: expected a per-feature array of the layer's shape, got a scalar")
+
+    @property
+    def input_shape(self):
+        return tuple(self.scale.shape)
+
+    output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Threshold(Node):
+    """Memoryless spike function: ``y = H(x - threshold)`` (1 where ``x > threshold``, else 0); ``threshold`` per
+    feature (its shape is the layer's), any finite value. No state, no ``dt``."""
+
+    threshold: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.threshold = _array("threshold", self.threshold, "Threshold")
+        if self.threshold.ndim == 0:
+            raise ValueError("Threshold: threshold: expected a per-feature array of the layer's shape, got a scalar")
+
+    @property
+    def input_shape(self):
+        return tuple(self.threshold.shape)
+
+    output_shape = input_shape
