@@ -6,6 +6,7 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
     Linear   y = W x + b                         W (out, in), b (out,) or None
     DelayLinear  y_i[t] = sum_j W_ij x_j[t - D_ij] + b_i   integer delays D (out, in) in steps
     Conv2d   y = conv2d(x, W, stride, padding, dilation, groups) + b, on frames (C, H, W)
+    Conv1d   y = conv1d(x, W, stride, padding, dilation, groups) + b, on vectors (C, L)
     Flatten  y = flatten(x)                      (C, H, W) -> (C*H*W,)
     LIF      v = beta v + x [+ W_rec s_prev];  s = H(v - threshold);  reset subtract | zero | none
     CubaLIF  i = alpha i + x [+ W_rec s_prev]; v = beta v + i; s = H(v - threshold); reset as LIF
@@ -1099,3 +1100,50 @@ class Threshold(Node):
         return tuple(self.threshold.shape)
 
     output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Conv1d(Node):
+    """1-D convolution with zero padding on sequences of vectors ``input_shape = (C, L)`` (per time step).
+
+    ``weight``: (C_out, C / groups, K); ``bias``: (C_out,) or None; ``input_len`` L; ``stride``, ``padding``,
+    ``dilation``, ``groups``: integers.
+    """
+
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    input_len: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        self.weight = _array("weight", self.weight, "Conv1d", ndim=3)
+        c_out = self.weight.shape[0]
+        if self.bias is not None:
+            self.bias = _array("bias", self.bias, "Conv1d", ndim=1)
+            if self.bias.shape != (c_out,):
+                raise ValueError(f"Conv1d: bias: expected shape ({c_out},), got {self.bias.shape}")
+        (self.input_len,) = _ints("input_len", (self.input_len,), "Conv1d")
+        (self.stride,) = _ints("stride", (self.stride,), "Conv1d")
+        (self.padding,) = _ints("padding", (self.padding,), "Conv1d", minimum=0)
+        (self.dilation,) = _ints("dilation", (self.dilation,), "Conv1d")
+        (self.groups,) = _ints("groups", (self.groups,), "Conv1d")
+        if c_out % self.groups:
+            raise ValueError(f"Conv1d: groups: expected a divisor of the {c_out} output channels, got {self.groups}")
+        if self.output_shape[1] < 1:
+            raise ValueError(f"Conv1d: input_len: a length-{self.input_len} input gives an empty output with kernel "
+                             f"{self.weight.shape[2]}, stride {self.stride}, padding {self.padding}, dilation "
+                             f"{self.dilation}")
+
+    @property
+    def input_shape(self):
+        return (self.weight.shape[1] * self.groups, self.input_len)
+
+    @property
+    def output_shape(self):
+        k = self.weight.shape[2]
+        return (self.weight.shape[0],
+                (self.input_len + 2 * self.padding - self.dilation * (k - 1) - 1) // self.stride + 1)

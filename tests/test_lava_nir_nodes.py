@@ -1,4 +1,4 @@
-"""CubaLI, Integrator, Scale and Threshold on Lava (floating point): the same outputs as the torch backend."""
+"""CubaLI, Integrator, Scale, Threshold and Conv1d on Lava (floating point): the same outputs as the torch backend."""
 
 import numpy as np
 import pytest
@@ -39,3 +39,14 @@ def test_per_neuron_threshold_and_cubali_bias_are_refused_by_name():
                        (2,), 1.0)
     with pytest.raises(ValueError, match=r"layer 'ro' \(CubaLI\): bias"):
         lowering.lower(g)
+
+
+def test_conv1d_unrolls_to_the_torch_convolution():
+    rng = np.random.default_rng(3)
+    conv = ir.Conv1d(rng.integers(-4, 8, (4, 1, 3)) / 8, None, 7, stride=2, padding=1, dilation=2, groups=2)
+    w, bias, delay = lowering.SYNAPSE_LOWERINGS[ir.Conv1d](conv, "conv")
+    x = rng.normal(size=(5, 2, 7))
+    ref = snn.backends.get("torch").build(ir.Graph.chain({"conv": conv}, (2, 7), 1.0), dtype=torch.float64)(
+        torch.from_numpy(x[None])).numpy()[0]
+    np.testing.assert_allclose(x.reshape(5, -1) @ w.T, ref.reshape(5, -1), rtol=1e-12, atol=1e-12)
+    assert bias is None and delay is None

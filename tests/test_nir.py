@@ -54,6 +54,11 @@ def _models():
         "scale-threshold": (snn.Sequential(snn.Linear(6, 12), snn.Scale(12, torch.linspace(-1.0, 2.0, 12)),
                                            snn.Threshold(12, torch.linspace(-0.5, 0.5, 12)), snn.Linear(12, 4),
                                            snn.Scale(4, 1.0)), (6,)),
+        "conv1d-flatten": (snn.Sequential(snn.Conv1d(2, 3, 3, padding=2, stride=2, dilation=2),
+                                          snn.LIF((3, 5), reset="zero", threshold=0.3), snn.Flatten((3, 5)),
+                                          snn.Linear(15, 4), snn.LI(4)), (2, 10)),
+        "conv1d-nobias": (snn.Sequential(snn.Conv1d(2, 4, 2, bias=False),
+                                                snn.IF((4, 9), reset="zero", threshold=0.2)), (2, 10)),
     }
 
 
@@ -111,6 +116,21 @@ def _pool(x: np.ndarray, v) -> np.ndarray:
     return out / (kh * kw) if isinstance(v, nir.AvgPool2d) else out
 
 
+def _conv1d(x: np.ndarray, v) -> np.ndarray:
+    """NIR Conv1d on ``(B, C, L)`` by explicit windows over the zero-padded input (integer padding)."""
+    w, (s, p, d, groups) = v.weight, (int(v.stride), int(v.padding), int(v.dilation), int(v.groups))
+    x = np.pad(x, ((0, 0), (0, 0), (p, p)))
+    c_out, c_in, k = w.shape
+    length = (x.shape[2] - d * (k - 1) - 1) // s + 1
+    out = np.zeros((x.shape[0], c_out, length))
+    for o in range(c_out):
+        g = o // (c_out // groups)
+        for j in range(length):
+            window = x[:, g * c_in:(g + 1) * c_in, j * s:j * s + d * (k - 1) + 1:d]
+            out[:, o, j] = (window * w[o]).sum(axis=(1, 2)) + v.bias[o]
+    return out
+
+
 def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
     """Runs a NIR graph by forward Euler at ``dt`` (s), straight from the NIR equations (reset to v_reset):
     tau dv/dt = v_leak - v + r I;  tau_syn dI/dt = -I + w_in S (CubaLIF);  dv/dt = r I (IF);  a node's input is the
@@ -147,6 +167,10 @@ def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
                 cur[n] = total @ v.weight.T
             elif isinstance(v, (nir.SumPool2d, nir.AvgPool2d)):
                 cur[n] = _pool(total, v)
+            elif isinstance(v, nir.Conv1d):
+                cur[n] = _conv1d(total, v)
+            elif isinstance(v, nir.Flatten):
+                cur[n] = total.reshape(total.shape[0], -1)
             elif isinstance(v, nir.Scale):
                 cur[n] = v.scale * total
             elif isinstance(v, nir.Threshold):
@@ -182,7 +206,7 @@ def _euler(g: nir.NIRGraph, x: np.ndarray, dt: float) -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["linear-lif-zero", "recurrent-lif", "recurrent-cubalif", "recurrent-if-zero",
                                   "sumpool-if", "avgpool-padded", "cubali-readout", "integrator-readout",
-                                  "scale-threshold"])
+                                  "scale-threshold", "conv1d-flatten", "conv1d-nobias"])
 @pytest.mark.parametrize("dt_ms", [1.0, 0.5])
 def test_exported_file_reproduces_our_spikes_by_forward_euler_at_its_dt(name, dt_ms, tmp_path):
     torch.set_default_dtype(torch.float64)
@@ -278,19 +302,25 @@ def test_shapes_that_do_not_chain_named():
         snn.import_nir(g)
 
 
-_ONES = np.ones(4)
+def test_conv1d_import_needs_vectors_and_reads_string_padding():
+    w = np.arange(12.0).reshape(3, 2, 2)
 
-
-@pytest.mark.parametrize("node, shape", [
-    (nir.Conv1d(input_shape=5, weight=np.ones((3, 2, 2)), stride=1, padding=0, dilation=1, groups=1,
-                bias=np.zeros(3)), [2, 5])])
-def test_unsupported_node_named(node, shape):
-    # no IR node expresses these (docs/nir.md says why): refused by name, never approximated
-    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array(shape)}), "odd": node,
-                            "output": nir.Output(output_type={"output": np.array(node.output_type["output"])})},
-                     edges=[("input", "odd"), ("odd", "output")], metadata={"dt": 1e-3})
-    with pytest.raises(NIRError, match=rf"node 'odd' \({type(node).__name__}\): NIR node type .* not supported"):
-        snn.import_nir(g)
+    def graph(padding, shape=(2, 5), stride=1):
+        conv = nir.Conv1d(input_shape=shape[-1], weight=w, stride=stride, padding=padding, dilation=2, groups=1,
+                          bias=np.zeros(3))
+        return nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array(shape)}), "conv": conv,
+                                   "output": nir.Output(output_type={"output": conv.output_type["output"]})},
+                            edges=[("input", "conv"), ("conv", "output")], metadata={"dt": 1e-3}, type_check=False)
+    with pytest.warns(NIRConventionWarning):
+        same, _ = snn.import_nir(graph("same"))
+        valid, _ = snn.import_nir(graph("valid"))
+    assert (same.nodes["conv"].padding, same.output_shape) == (1, (3, 5))  # dilation * (K - 1) = 2: one each side
+    assert (valid.nodes["conv"].padding, valid.output_shape) == (0, (3, 3))
+    with pytest.raises(NIRError, match=r"node 'conv' \(Conv1d\): padding 'same': only 'valid', or 'same' with "
+                                       r"stride 1"):
+        snn.import_nir(graph("same", stride=2))
+    with pytest.raises(NIRError, match=r"node 'conv' \(Conv1d\): expected a \(C, L\) input, got shape \(10,\)"):
+        snn.import_nir(graph(0, shape=(10,)))
 
 
 def _lif_graph(tau, r, meta=None, **extra):
@@ -495,3 +525,9 @@ def test_frame_scale_and_threshold_import_on_any_shape():
     assert np.array_equal(build(graph)(x.float()).numpy(), expected) and expected.sum() > 10
     with torch.no_grad():
         assert np.array_equal(model(x.float())[0].numpy(), expected)
+
+
+def test_grouped_conv1d_export_is_refused_naming_nirs_type_bug():
+    model = snn.Sequential(snn.Conv1d(2, 4, 2, groups=2), snn.IF((4, 9)))
+    with pytest.raises(NIRError, match=r"node 'conv1d_0' \(Conv1d\): groups=2: nir 1.0.8 .* expected groups=1"):
+        snn.export_nir(model, input_shape=(2, 10))

@@ -90,6 +90,14 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
                                  padding=np.array(node.padding), dilation=np.array(node.dilation),
                                  groups=node.groups, bias=bias,
                                  metadata={"spikeforge_bias": int(node.bias is not None)})}
+    if isinstance(node, ir.Conv1d):
+        if node.groups != 1:  # nir 1.0.8 types the input (C / groups, L), and nir.read type-checks every file
+            raise NIRError(f"export_nir: node {name!r} (Conv1d): groups={node.groups}: nir 1.0.8 derives a grouped "
+                           f"Conv1d's input type as (C / groups, L) and its reader refuses the file; expected groups=1")
+        bias = node.bias if node.bias is not None else np.zeros(node.weight.shape[0], np.float32)
+        return {name: nir.Conv1d(input_shape=node.input_len, weight=node.weight, stride=node.stride,
+                                 padding=node.padding, dilation=node.dilation, groups=1, bias=bias,
+                                 metadata={"spikeforge_bias": int(node.bias is not None)})}
     if isinstance(node, ir.Flatten):
         return {name: nir.Flatten(input_type={"input": np.array(node.shape)}, start_dim=0, end_dim=-1)}
     if isinstance(node, (ir.LIF, ir.LI)):
@@ -141,8 +149,8 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
                                    else nir.Linear(weight=w))
         return out
     raise NIRError(f"export_nir: node {name!r}: IR node type {type(node).__name__} has no NIR mapping; supported: "
-                   "Linear, Conv2d, Flatten, LIF, CubaLIF, LI, CubaLI, IF, Integrator, Scale, Threshold, SumPool2d, "
-                   "AvgPool2d, DelayLinear")
+                   "Linear, Conv1d, Conv2d, Flatten, LIF, CubaLIF, LI, CubaLI, IF, Integrator, Scale, Threshold, "
+                   "SumPool2d, AvgPool2d, DelayLinear")
 
 
 def _reset_meta(name: str, node) -> dict:
@@ -274,7 +282,7 @@ def read(path: str | os.PathLike) -> "nir.NIRGraph":  # noqa: F821
 # --- import ----------------------------------------------------------------------------------------------------------
 
 _READABLE = ("Input", "Output", "Linear", "Affine", "Conv2d", "Flatten", "LIF", "CubaLIF", "LI", "IF", "SumPool2d",
-             "AvgPool2d", "Delay", "Scale", "CubaLI", "I", "Threshold")
+             "AvgPool2d", "Delay", "Scale", "CubaLI", "I", "Threshold", "Conv1d")
 
 
 def _inline_subgraphs(nodes: dict, edges: list) -> tuple[dict, list]:
@@ -491,6 +499,32 @@ class _Importer:
             raise self.error(name, f"input gain dt*r must be > 0, got min {gain.min():g}")
         return ir.Integrator(shape), gain
 
+    def conv1d(self, name: str, node, shape: tuple[int, ...]) -> ir.Conv1d:
+        """NIR Conv1d on a ``(C, L)`` input; ``padding="valid"`` is 0, ``"same"`` the symmetric padding that keeps L
+        (stride 1, an even ``dilation (K - 1)``), anything else an error."""
+        if len(shape) != 2:
+            raise self.error(name, f"expected a (C, L) input, got shape {shape}")
+        w = self._array(name, node, "weight")
+        if w.ndim != 3:
+            raise self.error(name, f"weight: expected a 3-D (C_out, C_in / groups, K) array, got shape {w.shape}")
+        stride, dilation, groups = (self._ints(name, getattr(node, f), f) for f in ("stride", "dilation", "groups"))
+        if len(stride) != 1 or len(dilation) != 1 or len(groups) != 1:
+            raise self.error(name, f"stride, dilation, groups: expected integers, got {node.stride!r}, "
+                                   f"{node.dilation!r}, {node.groups!r}")
+        padding, total = node.padding, dilation[0] * (w.shape[2] - 1)
+        if isinstance(padding, str):
+            if padding == "valid" or (padding == "same" and stride[0] == 1 and total % 2 == 0):
+                padding = 0 if padding == "valid" else total // 2
+            else:
+                raise self.error(name, f"padding {padding!r}: only 'valid', or 'same' with stride 1 and an even "
+                                       f"dilation * (K - 1) (symmetric zero padding), got stride {stride[0]}, "
+                                       f"dilation * (K - 1) = {total}")
+        (padding,) = self._ints(name, padding, "padding")
+        b = self._array(name, node, "bias")
+        if (getattr(node, "metadata", None) or {}).get("spikeforge_bias", 1) == 0 and not np.any(b):
+            b = None
+        return ir.Conv1d(w, b, shape[1], stride[0], padding, dilation[0], groups[0])
+
     def pool(self, name: str, node, shape: tuple[int, ...]) -> ir.Node:
         """NIR SumPool2d/AvgPool2d on a ``(C, H, W)`` input (an int kernel_size, stride or padding serves both axes)."""
         if len(shape) != 3:
@@ -553,6 +587,8 @@ class _Importer:
                 raise self.error(name, f"weight: expected a 2-D (out, in) array, got shape {w.shape}")
             b = self._array(name, v, "bias") if isinstance(v, nir.Affine) else None
             return ir.Linear(w, b), None
+        if isinstance(v, nir.Conv1d):
+            return self.conv1d(name, v, shape), None
         if isinstance(v, nir.Conv2d):
             if len(shape) != 3:
                 raise self.error(name, f"expected a (C, H, W) input, got shape {shape}")

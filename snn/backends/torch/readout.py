@@ -1,5 +1,6 @@
-"""Torch kernels of :class:`snn.ir.CubaLI`, :class:`snn.ir.Integrator`, :class:`snn.ir.Scale` and
-:class:`snn.ir.Threshold`: the nodes' equations, one step at a time where there is state (reads only the IR)."""
+"""Torch kernels of the nodes NIR brought in (:class:`snn.ir.CubaLI`, :class:`snn.ir.Integrator`,
+:class:`snn.ir.Scale`, :class:`snn.ir.Threshold`, :class:`snn.ir.Conv1d`): the nodes' equations, one step at a time
+where there is state (reads only the IR)."""
 
 from __future__ import annotations
 
@@ -40,3 +41,11 @@ def _scale(node: ir.Scale, x: torch.Tensor) -> torch.Tensor:
 @register_kernel(ir.Threshold)
 def _threshold(node: ir.Threshold, x: torch.Tensor) -> torch.Tensor:
     return (x > _t(node.threshold, x)).to(x.dtype)
+
+
+@register_kernel(ir.Conv1d)
+def _conv1d(node: ir.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    T, B = x.shape[:2]
+    y = torch.nn.functional.conv1d(x.flatten(0, 1), _t(node.weight, x), None if node.bias is None else
+                                   _t(node.bias, x), node.stride, node.padding, node.dilation, node.groups)
+    return y.unflatten(0, (T, B))
