@@ -531,3 +531,20 @@ def test_grouped_conv1d_export_is_refused_naming_nirs_type_bug():
     model = snn.Sequential(snn.Conv1d(2, 4, 2, groups=2), snn.IF((4, 9)))
     with pytest.raises(NIRError, match=r"node 'conv1d_0' \(Conv1d\): groups=2: nir 1.0.8 .* expected groups=1"):
         snn.export_nir(model, input_shape=(2, 10))
+
+
+def test_readout_gain_without_a_linear_feeding_it_becomes_a_scale_node():
+    # Input -> LI on frames: no Linear to fold dt*r/tau into; before, an error; now a Scale node keeps it exact
+    tau, r = np.full((2, 3), 5e-3), np.full((2, 3), 0.5)
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([2, 3])}),
+                            "ro": nir.LI(tau=tau, r=r, v_leak=np.zeros((2, 3))),
+                            "output": nir.Output(output_type={"output": np.array([2, 3])})},
+                     edges=[("input", "ro"), ("ro", "output")], metadata={"dt": 1e-3})
+    with pytest.warns(NIRConventionWarning):
+        graph, model = snn.import_nir(g)
+    assert isinstance(graph.nodes["ro_gain"], snn.ir.Scale) and np.allclose(graph.nodes["ro_gain"].scale, 0.1)
+    x = _spikes((2, 3), 7).double()
+    reference = np.stack([_euler(g, x[:, b].numpy(), 1e-3) for b in range(B)], 1)
+    np.testing.assert_allclose(build(graph, dtype=torch.float64)(x).numpy(), reference, rtol=1e-5, atol=1e-6)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(x.float())[0].numpy(), reference, rtol=1e-4, atol=1e-5)

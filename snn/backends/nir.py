@@ -733,14 +733,18 @@ class _Importer:
 
     def fold_gain(self, nodes: dict, edges: list, name: str, gain: np.ndarray) -> None:
         """A readout's (LI, CubaLI, I) input gain ``g`` != 1 scales the rows of the one Linear feeding it (its output is
-        ``v``)."""
+        ``v``); with no such Linear, a :class:`snn.ir.Scale` node ``<name>_gain`` before the readout carries it."""
         if np.allclose(gain, 1.0, rtol=1e-6, atol=0):
             return
         feed = [s for s, t in edges if t == name]
         target = nodes.get(feed[0]) if len(feed) == 1 else None
         if not isinstance(target, (ir.Linear, ir.DelayLinear)) or [t for s, t in edges if s == feed[0]] != [name]:
-            raise self.error(name, f"input gain dt*r/tau = {gain.mean():g} != 1 needs one Linear/Affine feeding it "
-                                   f"alone to carry it, found inputs {feed}")
+            scale = f"{name}_gain"
+            if scale in nodes or scale in (ir.INPUT, ir.OUTPUT):
+                raise self.error(name, f"input gain != 1 needs a Scale node {scale!r}, a name the graph already uses")
+            nodes[scale] = ir.Scale(gain)
+            edges[:] = [(s, scale if t == name else t) for s, t in edges] + [(scale, name)]
+            return
         target.weight = (target.weight * gain[:, None]).astype(np.float32)
         if target.bias is not None:
             target.bias = (target.bias * gain).astype(np.float32)
