@@ -54,3 +54,13 @@ def test_conv1d_bad_input_and_parameters_are_named():
         ir.Conv1d(np.ones((3, 2, 3)), None, 2)
     with pytest.raises(ValueError, match=r"Conv1d: bias: expected shape \(3,\)"):
         ir.Conv1d(np.ones((3, 2, 3)), np.ones(2), 8)
+
+
+def test_conv1d_ir_file_round_trip(tmp_path):
+    torch.manual_seed(1)
+    graph = snn.lower(snn.Sequential(snn.Conv1d(2, 3, 3, stride=2, padding=1, dilation=2), snn.LIF((3, 4))), (2, 9))
+    ir.save(graph, tmp_path / "g.h5")
+    loaded = ir.load(tmp_path / "g.h5")
+    node, back = graph.nodes["conv1d_0"], loaded.nodes["conv1d_0"]
+    assert (back.input_len, back.stride, back.padding, back.dilation, back.groups) == (9, 2, 1, 2, 1)
+    assert np.array_equal(back.weight, node.weight) and np.array_equal(back.bias, node.bias)
