@@ -24,9 +24,13 @@ from .rebuild import rebuild  # noqa: E402
 from . import encoders  # noqa: E402
 from .neurons import elm_lowering as _elm_lowering  # noqa: E402,F401  (registers the ELM lowerings)
 from .neurons import astro_lowering as _astro_lowering  # noqa: E402,F401  (registers the AstroLIF lowering)
+from .neurons.readout import CubaLI, Integrator  # noqa: E402
+from .layers.elementwise import Scale, Threshold  # noqa: E402
+from .synapses.conv1d import Conv1d  # noqa: E402
 
 __all__ = ["LIF", "CubaLIF", "LI", "Linear", "Conv2d", "Flatten", "Sequential", "DelayedLinear",
            "AxonalDelayedLinear", "SequenceBatchNorm", "SequenceDropout", "lower", "register_lowering",
            "ir", "backends", "Surrogate", "surrogate", "SURROGATES", "__version__",
            "export_nir", "import_nir", "rebuild", "IF", "AdLIF", "SumPool2d", "AvgPool2d", "encoders",
-           "ELM", "BranchELM", "AstroLIF"]
+           "ELM", "BranchELM", "AstroLIF", "CubaLI", "Integrator", "Scale", "Threshold",
+           "Conv1d"]

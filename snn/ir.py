@@ -6,11 +6,16 @@ backend decides *how* to run it. Every node states its discrete-time equation, p
     Linear   y = W x + b                         W (out, in), b (out,) or None
     DelayLinear  y_i[t] = sum_j W_ij x_j[t - D_ij] + b_i   integer delays D (out, in) in steps
     Conv2d   y = conv2d(x, W, stride, padding, dilation, groups) + b, on frames (C, H, W)
+    Conv1d   y = conv1d(x, W, stride, padding, dilation, groups) + b, on vectors (C, L)
     Flatten  y = flatten(x)                      (C, H, W) -> (C*H*W,)
     LIF      v = beta v + x [+ W_rec s_prev];  s = H(v - threshold);  reset subtract | zero | none
     CubaLIF  i = alpha i + x [+ W_rec s_prev]; v = beta v + i; s = H(v - threshold); reset as LIF
     RefractoryLIF  as LIF with reset zero, then v held at 0 (no spike) for ``refractory`` steps after a spike
     LI       v = beta v + x;  output v
+    CubaLI   i = alpha i + x;  v = beta v + i;  output v
+    Integrator  v = v + x;  output v                 (NIR's I: no leak, no dt)
+    Scale    y = scale * x                       (elementwise)
+    Threshold  y = H(x - threshold)              (memoryless spike function)
     IF       v = v + x [+ W_rec s_prev];  s = H(v - threshold);  reset as LIF     (no leak, no dt)
     AdLIF    u = alpha u + (1 - alpha)(x [+ W_rec s_prev] - w); s = H(u - threshold); reset;
              w = beta w + (1 - beta)(a u + b s)   here alpha = exp(-dt / tau_mem), beta = exp(-dt / tau_adapt)
@@ -1016,3 +1021,129 @@ class SumPool2d(_Pool2d):
 @dataclass(eq=False)
 class AvgPool2d(_Pool2d):
     """Average pooling: the window's sum divided by ``kH * kW`` (padded zeros count, as torch's default)."""
+
+
+# --- nodes added for NIR's CubaLI, I, Scale and Threshold (issue 12) --------------------------------------------------
+
+@register_node
+@dataclass(eq=False)
+class CubaLI(Node):
+    """Current-based leaky integrator readout: ``i = alpha i + x; v = beta v + i``, output ``v``, with
+    ``alpha = exp(-dt / tau_syn)``, ``beta = exp(-dt / tau_mem)``; ``tau_mem``, ``tau_syn`` (ms) per neuron, ``dt``
+    (ms)."""
+
+    tau_mem: np.ndarray
+    tau_syn: np.ndarray
+    dt: float
+
+    def __post_init__(self) -> None:
+        _neuron_arrays(self, ("tau_mem", "tau_syn"))
+
+    @property
+    def input_shape(self):
+        return tuple(self.tau_mem.shape)
+
+    output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Integrator(Node):
+    """Non-leaky integrator readout (NIR's ``I``): ``v = v + x``, output ``v``; ``shape`` the layer's neurons."""
+
+    shape: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        self.shape = _ints("shape", self.shape, "Integrator")
+
+    @property
+    def input_shape(self):
+        return self.shape
+
+    output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Scale(Node):
+    """Elementwise gain: ``y = scale * x``; ``scale`` per feature (its shape is the layer's), any finite value."""
+
+    scale: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.scale = _array("scale", self.scale, "Scale")
+        if self.scale.ndim == 0:
+            raise ValueError("Scale: scale: expected a per-feature array of the layer's shape, got a scalar")
+
+    @property
+    def input_shape(self):
+        return tuple(self.scale.shape)
+
+    output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Threshold(Node):
+    """Memoryless spike function: ``y = H(x - threshold)`` (1 where ``x > threshold``, else 0); ``threshold`` per
+    feature (its shape is the layer's), any finite value. No state, no ``dt``."""
+
+    threshold: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.threshold = _array("threshold", self.threshold, "Threshold")
+        if self.threshold.ndim == 0:
+            raise ValueError("Threshold: threshold: expected a per-feature array of the layer's shape, got a scalar")
+
+    @property
+    def input_shape(self):
+        return tuple(self.threshold.shape)
+
+    output_shape = input_shape
+
+
+@register_node
+@dataclass(eq=False)
+class Conv1d(Node):
+    """1-D convolution with zero padding on sequences of vectors ``input_shape = (C, L)`` (per time step).
+
+    ``weight``: (C_out, C / groups, K); ``bias``: (C_out,) or None; ``input_len`` L; ``stride``, ``padding``,
+    ``dilation``, ``groups``: integers.
+    """
+
+    weight: np.ndarray
+    bias: Optional[np.ndarray]
+    input_len: int
+    stride: int = 1
+    padding: int = 0
+    dilation: int = 1
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        self.weight = _array("weight", self.weight, "Conv1d", ndim=3)
+        c_out = self.weight.shape[0]
+        if self.bias is not None:
+            self.bias = _array("bias", self.bias, "Conv1d", ndim=1)
+            if self.bias.shape != (c_out,):
+                raise ValueError(f"Conv1d: bias: expected shape ({c_out},), got {self.bias.shape}")
+        (self.input_len,) = _ints("input_len", (self.input_len,), "Conv1d")
+        (self.stride,) = _ints("stride", (self.stride,), "Conv1d")
+        (self.padding,) = _ints("padding", (self.padding,), "Conv1d", minimum=0)
+        (self.dilation,) = _ints("dilation", (self.dilation,), "Conv1d")
+        (self.groups,) = _ints("groups", (self.groups,), "Conv1d")
+        if c_out % self.groups:
+            raise ValueError(f"Conv1d: groups: expected a divisor of the {c_out} output channels, got {self.groups}")
+        if self.output_shape[1] < 1:
+            raise ValueError(f"Conv1d: input_len: a length-{self.input_len} input gives an empty output with kernel "
+                             f"{self.weight.shape[2]}, stride {self.stride}, padding {self.padding}, dilation "
+                             f"{self.dilation}")
+
+    @property
+    def input_shape(self):
+        return (self.weight.shape[1] * self.groups, self.input_len)
+
+    @property
+    def output_shape(self):
+        k = self.weight.shape[2]
+        return (self.weight.shape[0],
+                (self.input_len + 2 * self.padding - self.dilation * (k - 1) - 1) // self.stride + 1)

@@ -61,6 +61,9 @@ def test_architecture_ir_table_matches_the_lowering_registry():
         snn.ELM: (lambda: snn.ELM(3, 2, memory_units=4), (3,)),
         snn.BranchELM: (lambda: snn.BranchELM(3, 2, memory_units=4, branches=2, synapses_per_branch=2), (3,)),
         snn.AstroLIF: (lambda: snn.AstroLIF(4, groups=2, key_size=3), (4,)),
+        snn.CubaLI: (lambda: snn.CubaLI(3), (3,)), snn.Integrator: (lambda: snn.Integrator(3), (3,)),
+        snn.Scale: (lambda: snn.Scale(3), (3,)), snn.Threshold: (lambda: snn.Threshold(3), (3,)),
+        snn.Conv1d: (lambda: snn.Conv1d(2, 3, 3), (2, 8)),
     }
     rows = _table_rows(_section("docs/architecture.md", "The IR"), "| front-end module | IR node |")
     documented = {}

@@ -90,6 +90,14 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
                                  padding=np.array(node.padding), dilation=np.array(node.dilation),
                                  groups=node.groups, bias=bias,
                                  metadata={"spikeforge_bias": int(node.bias is not None)})}
+    if isinstance(node, ir.Conv1d):
+        if node.groups != 1:  # nir 1.0.8 types the input (C / groups, L), and nir.read type-checks every file
+            raise NIRError(f"export_nir: node {name!r} (Conv1d): groups={node.groups}: nir 1.0.8 derives a grouped "
+                           f"Conv1d's input type as (C / groups, L) and its reader refuses the file; expected groups=1")
+        bias = node.bias if node.bias is not None else np.zeros(node.weight.shape[0], np.float32)
+        return {name: nir.Conv1d(input_shape=node.input_len, weight=node.weight, stride=node.stride,
+                                 padding=node.padding, dilation=node.dilation, groups=1, bias=bias,
+                                 metadata={"spikeforge_bias": int(node.bias is not None)})}
     if isinstance(node, ir.Flatten):
         return {name: nir.Flatten(input_type={"input": np.array(node.shape)}, start_dim=0, end_dim=-1)}
     if isinstance(node, (ir.LIF, ir.LI)):
@@ -115,6 +123,17 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
         return _with_recurrence({name: nir.IF(r=np.full(thr.shape, 1.0 / dt_s), v_threshold=thr,
                                               v_reset=np.zeros_like(thr), metadata=_reset_meta(name, node))},
                                 name, node, nir)
+    if isinstance(node, ir.CubaLI):
+        tau, r = _leak(node.tau_mem, dt_ms, dt_s)
+        tau_syn, w_in = _leak(node.tau_syn, dt_ms, dt_s)
+        return {name: nir.CubaLI(tau_syn=tau_syn, tau_mem=tau, r=r, v_leak=np.zeros_like(tau), w_in=w_in,
+                                 metadata={"spikeforge_tau_mem": node.tau_mem, "spikeforge_tau_syn": node.tau_syn})}
+    if isinstance(node, ir.Integrator):  # dv/dt = r I: unit Euler gain dt_s r per step, as IF
+        return {name: nir.I(r=np.full(node.shape, 1.0 / dt_s))}
+    if isinstance(node, ir.Scale):  # marked: an all-ones Scale of ours stays a node (unmarked ones are identities)
+        return {name: nir.Scale(scale=node.scale, metadata={"spikeforge_node": "Scale"})}
+    if isinstance(node, ir.Threshold):
+        return {name: nir.Threshold(threshold=node.threshold)}
     if isinstance(node, (ir.SumPool2d, ir.AvgPool2d)):
         pool = getattr(nir, type(node).__name__)(kernel_size=np.array(node.kernel_size), stride=np.array(node.stride),
                                                  padding=np.array(node.padding))
@@ -130,7 +149,8 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
                                    else nir.Linear(weight=w))
         return out
     raise NIRError(f"export_nir: node {name!r}: IR node type {type(node).__name__} has no NIR mapping; supported: "
-                   "Linear, Conv2d, Flatten, LIF, CubaLIF, LI, IF, SumPool2d, AvgPool2d, DelayLinear")
+                   "Linear, Conv1d, Conv2d, Flatten, LIF, CubaLIF, LI, CubaLI, IF, Integrator, Scale, Threshold, "
+                   "SumPool2d, AvgPool2d, DelayLinear")
 
 
 def _reset_meta(name: str, node) -> dict:
@@ -262,7 +282,7 @@ def read(path: str | os.PathLike) -> "nir.NIRGraph":  # noqa: F821
 # --- import ----------------------------------------------------------------------------------------------------------
 
 _READABLE = ("Input", "Output", "Linear", "Affine", "Conv2d", "Flatten", "LIF", "CubaLIF", "LI", "IF", "SumPool2d",
-             "AvgPool2d", "Delay", "Scale")
+             "AvgPool2d", "Delay", "Scale", "CubaLI", "I", "Threshold", "Conv1d")
 
 
 def _inline_subgraphs(nodes: dict, edges: list) -> tuple[dict, list]:
@@ -290,11 +310,11 @@ def _inline_subgraphs(nodes: dict, edges: list) -> tuple[dict, list]:
 
 
 def _time_params(node) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(tau, gain-giving factor)`` pairs of a neuron: LIF/LI (tau, r), CubaLIF (tau_mem, r)."""
+    """``(tau, gain-giving factor)`` pairs of a neuron: LIF/LI (tau, r), CubaLIF/CubaLI (tau_mem, r)."""
     nir = _nir()
     if isinstance(node, (nir.LIF, nir.LI)):
         return [(_f64(node.tau), _f64(node.r))]
-    if isinstance(node, nir.CubaLIF):
+    if isinstance(node, (nir.CubaLIF, nir.CubaLI)):
         return [(_f64(node.tau_mem), _f64(node.r))]
     return []
 
@@ -328,7 +348,7 @@ def _choose_dt(g, nodes: dict, dt: Optional[float], convention: Optional[str], w
     if convention == "spikeforge":
         raise NIRError(f"{where}: convention 'spikeforge' needs a graph metadata 'dt', and the file has none")
     pairs = [p for v in nodes.values() for p in _time_params(v)]
-    has_if = any(isinstance(v, _nir().IF) for v in nodes.values())  # its gain dt r needs dt; snnTorch writes no IF
+    has_if = any(isinstance(v, (_nir().IF, _nir().I)) for v in nodes.values())  # gain dt r needs dt; snnTorch: none
     if not pairs and not has_if:
         return 1e-3, "none"
     if not has_if and all(np.allclose(r, tau / CONVENTIONS["snntorch"], rtol=_RTOL) for tau, r in pairs):
@@ -337,8 +357,8 @@ def _choose_dt(g, nodes: dict, dt: Optional[float], convention: Optional[str], w
                       NIRConventionWarning, stacklevel=4)
         return CONVENTIONS["snntorch"], "snntorch"
     raise NIRError(f"{where}: ambiguous time step: the file declares no dt (graph metadata 'dt') and its neurons do "
-                   "not follow snnTorch's r = tau / 1e-4 (or include IF nodes, whose input gain dt * r needs dt); "
-                   "pass dt=<seconds per step> (forward Euler at that step) or "
+                   "not follow snnTorch's r = tau / 1e-4 (or include IF nodes or I nodes, whose input gain dt * r "
+                   "needs dt); pass dt=<seconds per step> (forward Euler at that step) or "
                    "convention='norse' (Norse 1.1.0 files: tau is 1000x too small, read at dt = 1e-6 s) or "
                    "'snntorch' (dt = 1e-4 s)")
 
@@ -390,14 +410,16 @@ class _Importer:
     def neuron(self, name: str, node) -> ir.Node:
         nir = self.nir
         tau_field = "tau" if isinstance(node, (nir.LIF, nir.LI)) else "tau_mem"
+        synaptic = isinstance(node, (nir.CubaLIF, nir.CubaLI))
+        readout = isinstance(node, (nir.LI, nir.CubaLI))
         tau, r = self._array(name, node, tau_field), self._array(name, node, "r")
         v_leak = self._array(name, node, "v_leak")
         arrays = [tau, r, v_leak]
-        if not isinstance(node, nir.LI):
+        if not readout:
             thr = self._array(name, node, "v_threshold")
             v_reset = _f64(node.v_reset) if getattr(node, "v_reset", None) is not None else np.zeros(1)
             arrays += [thr, v_reset]
-        if isinstance(node, nir.CubaLIF):
+        if synaptic:
             tau_syn, w_in = self._array(name, node, "tau_syn"), self._array(name, node, "w_in")
             arrays += [tau_syn, w_in]
         try:
@@ -413,9 +435,9 @@ class _Importer:
         gain = self.dt_s * r / tau
         if isinstance(node, nir.LI):
             return ir.LI(tau_mem, self.dt_ms), gain
-        if np.any(v_reset != 0):
+        if not readout and np.any(v_reset != 0):
             raise self.error(name, "v_reset != 0 is not supported; expected v_reset = 0 (our zero reset)")
-        if isinstance(node, nir.CubaLIF):
+        if synaptic:
             tau_syn, w_in = np.broadcast_to(tau_syn, shape), np.broadcast_to(w_in, shape)
             if self.convention == "norse":  # Norse adds its input to the current unscaled but writes w_in = 1
                 w_in = tau_syn / self.dt_s
@@ -424,8 +446,10 @@ class _Importer:
                               stacklevel=5)
             gain = gain * self.dt_s * w_in / tau_syn
             tau_syn = self._exact(node, "spikeforge_tau_syn", self._decay(name, tau_syn, "tau_syn"))
+        if isinstance(node, nir.CubaLI):
+            return ir.CubaLI(tau_mem, tau_syn, self.dt_ms), gain
         if np.any(gain <= 0):
-            raise self.error(name, f"input gain dt*r/tau{' * dt*w_in/tau_syn' if isinstance(node, nir.CubaLIF) else ''}"
+            raise self.error(name, f"input gain dt*r/tau{' * dt*w_in/tau_syn' if synaptic else ''}"
                                    f" must be > 0, got min {gain.min():g}")
         threshold, reset = self._firing(node, thr, gain, shape)
         common = dict(tau_mem=tau_mem, threshold=threshold, reset=reset, dt=self.dt_ms)
@@ -466,6 +490,41 @@ class _Importer:
         threshold, reset = self._firing(node, thr, gain, shape)
         return ir.IF(threshold, reset)
 
+    def integrator(self, name: str, node, shape: tuple[int, ...]) -> tuple[ir.Integrator, np.ndarray]:
+        """NIR I (``dv/dt = r I``) read by forward Euler: ``v += dt_s r x`` per step; the gain ``dt_s r`` (Norse: ``r``,
+        as its IF) goes into the feeding Linear, as an LI's."""
+        r = np.broadcast_to(self._array(name, node, "r"), shape)
+        gain = r * (1.0 if self.convention == "norse" else self.dt_s)
+        if np.any(gain <= 0):
+            raise self.error(name, f"input gain dt*r must be > 0, got min {gain.min():g}")
+        return ir.Integrator(shape), gain
+
+    def conv1d(self, name: str, node, shape: tuple[int, ...]) -> ir.Conv1d:
+        """NIR Conv1d on a ``(C, L)`` input; ``padding="valid"`` is 0, ``"same"`` the symmetric padding that keeps L
+        (stride 1, an even ``dilation (K - 1)``), anything else an error."""
+        if len(shape) != 2:
+            raise self.error(name, f"expected a (C, L) input, got shape {shape}")
+        w = self._array(name, node, "weight")
+        if w.ndim != 3:
+            raise self.error(name, f"weight: expected a 3-D (C_out, C_in / groups, K) array, got shape {w.shape}")
+        stride, dilation, groups = (self._ints(name, getattr(node, f), f) for f in ("stride", "dilation", "groups"))
+        if len(stride) != 1 or len(dilation) != 1 or len(groups) != 1:
+            raise self.error(name, f"stride, dilation, groups: expected integers, got {node.stride!r}, "
+                                   f"{node.dilation!r}, {node.groups!r}")
+        padding, total = node.padding, dilation[0] * (w.shape[2] - 1)
+        if isinstance(padding, str):
+            if padding == "valid" or (padding == "same" and stride[0] == 1 and total % 2 == 0):
+                padding = 0 if padding == "valid" else total // 2
+            else:
+                raise self.error(name, f"padding {padding!r}: only 'valid', or 'same' with stride 1 and an even "
+                                       f"dilation * (K - 1) (symmetric zero padding), got stride {stride[0]}, "
+                                       f"dilation * (K - 1) = {total}")
+        (padding,) = self._ints(name, padding, "padding")
+        b = self._array(name, node, "bias")
+        if (getattr(node, "metadata", None) or {}).get("spikeforge_bias", 1) == 0 and not np.any(b):
+            b = None
+        return ir.Conv1d(w, b, shape[1], stride[0], padding, dilation[0], groups[0])
+
     def pool(self, name: str, node, shape: tuple[int, ...]) -> ir.Node:
         """NIR SumPool2d/AvgPool2d on a ``(C, H, W)`` input (an int kernel_size, stride or padding serves both axes)."""
         if len(shape) != 3:
@@ -499,10 +558,14 @@ class _Importer:
             return (int(np.shape(v.weight)[1]),)
         if isinstance(v, nir.Delay):
             return tuple(np.shape(v.delay))
-        if isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI)):
+        if isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI)):
             return tuple(np.shape(v.tau if isinstance(v, (nir.LIF, nir.LI)) else v.tau_mem))
         if isinstance(v, nir.IF):
             return tuple(np.shape(v.v_threshold))
+        if isinstance(v, (nir.I, nir.Scale, nir.Threshold)):
+            field = {"I": "r", "Scale": "scale", "Threshold": "threshold"}[type(v).__name__]
+            shape = tuple(np.shape(getattr(v, field)))
+            return shape or None  # a scalar fits any input
         return None
 
     def input_shape(self, name: str) -> tuple[int, ...]:
@@ -524,6 +587,8 @@ class _Importer:
                 raise self.error(name, f"weight: expected a 2-D (out, in) array, got shape {w.shape}")
             b = self._array(name, v, "bias") if isinstance(v, nir.Affine) else None
             return ir.Linear(w, b), None
+        if isinstance(v, nir.Conv1d):
+            return self.conv1d(name, v, shape), None
         if isinstance(v, nir.Conv2d):
             if len(shape) != 3:
                 raise self.error(name, f"expected a (C, H, W) input, got shape {shape}")
@@ -543,8 +608,12 @@ class _Importer:
                 raise self.error(name, f"start_dim={v.start_dim}, end_dim={v.end_dim} on input {declared}: only a "
                                        "flatten of every feature dimension is supported")
             return ir.Flatten(shape), None
-        if isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI)):
+        if isinstance(v, (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI)):
             return self.neuron(name, v)
+        if isinstance(v, nir.I):
+            return self.integrator(name, v, shape)
+        if isinstance(v, nir.Threshold):
+            return ir.Threshold(np.broadcast_to(self._array(name, v, "threshold"), shape)), None
         if isinstance(v, nir.IF):
             return self.integrate_and_fire(name, v), None
         if isinstance(v, (nir.SumPool2d, nir.AvgPool2d)):
@@ -556,13 +625,11 @@ class _Importer:
                                        f"{self.dt_s:g} s, got {v.delay!r} s")
             n = steps.shape[0]
             return ir.DelayLinear(np.eye(n), np.broadcast_to(np.round(steps), (n, n))), None
-        if isinstance(v, nir.Scale):
+        if isinstance(v, nir.Scale):  # all ones: an identity (our delay-branch sum), unless our file marks a node
             s = self._array(name, v, "scale")
-            if np.all(s == 1):
+            if np.all(s == 1) and (getattr(v, "metadata", None) or {}).get("spikeforge_node") != "Scale":
                 return None, None
-            if s.ndim != 1:
-                raise self.error(name, f"scale: expected a 1-D array (a non-unit scale on {s.shape} is not supported)")
-            return ir.Linear(np.diag(s)), None
+            return ir.Scale(np.broadcast_to(s, shape)), None
         raise self.error(name, "unsupported")
 
     def order(self, start: str) -> list[str]:
@@ -665,14 +732,19 @@ class _Importer:
         target.bias = (target.bias if target.bias is not None else 0) + bias.astype(np.float32)
 
     def fold_gain(self, nodes: dict, edges: list, name: str, gain: np.ndarray) -> None:
-        """An LI's input gain ``g`` != 1 scales the rows of the one Linear feeding it (its output is ``v``)."""
+        """A readout's (LI, CubaLI, I) input gain ``g`` != 1 scales the rows of the one Linear feeding it (its output is
+        ``v``); with no such Linear, a :class:`snn.ir.Scale` node ``<name>_gain`` before the readout carries it."""
         if np.allclose(gain, 1.0, rtol=1e-6, atol=0):
             return
         feed = [s for s, t in edges if t == name]
         target = nodes.get(feed[0]) if len(feed) == 1 else None
         if not isinstance(target, (ir.Linear, ir.DelayLinear)) or [t for s, t in edges if s == feed[0]] != [name]:
-            raise self.error(name, f"input gain dt*r/tau = {gain.mean():g} != 1 needs one Linear/Affine feeding it "
-                                   f"alone to carry it, found inputs {feed}")
+            scale = f"{name}_gain"
+            if scale in nodes or scale in (ir.INPUT, ir.OUTPUT):
+                raise self.error(name, f"input gain != 1 needs a Scale node {scale!r}, a name the graph already uses")
+            nodes[scale] = ir.Scale(gain)
+            edges[:] = [(s, scale if t == name else t) for s, t in edges] + [(scale, name)]
+            return
         target.weight = (target.weight * gain[:, None]).astype(np.float32)
         if target.bias is not None:
             target.bias = (target.bias * gain).astype(np.float32)

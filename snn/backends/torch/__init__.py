@@ -10,5 +10,6 @@ from . import delay  # noqa: E402,F401  (registers the ir.DelayLinear kernel)
 from . import elm  # noqa: E402,F401  (registers the ir.ELM kernel)
 from . import astro  # noqa: E402,F401  (registers the ir.AstroLIF kernel)
 from . import refractory  # noqa: E402,F401  (registers the ir.RefractoryLIF kernel)
+from . import readout  # noqa: E402,F401  (registers the CubaLI, Integrator, Scale, Threshold, Conv1d kernels)
 
 __all__ = ["Simulator", "build", "register_kernel", "NODE_KERNELS", "TRACE_KERNELS", "register_trace_kernel"]
