@@ -220,6 +220,32 @@ def test_astro_lif_counts_key_value_query_and_astrocyte_state():
     assert nb["ConnectionSparsity"] == pytest.approx(5 / 8)
 
 
+def test_conv1d_scale_and_the_nir_readouts_hand_counts():
+    # Conv1d: L = 4, kernel [1, 0, 2], padding 1 -> output o reads positions o - 1, o, o + 1 through taps 0, 1, 2;
+    # in-frame taps per output 2, 3, 3, 2 -> Dense 10 per step. The spike at p = 0 reaches o = 0 by tap 1 (weight 0)
+    # and o = 1 by tap 0 (weight 1): 1 op; the spike at p = 3 reaches o = 2 by tap 2 (weight 2) and o = 3 by tap 1
+    # (weight 0): 1 op. 2 ACs.
+    w = np.array([[[1.0, 0.0, 2.0]]])
+    g = ir.Graph.chain({"c": ir.Conv1d(w, None, 4, padding=1), "f": ir.Flatten((1, 4))}, (1, 4), 1.0)
+    x = torch.tensor([1.0, 0, 0, 1]).reshape(1, 1, 1, 4)
+    assert count(g, [x]).neurobench()["SynapticOperations"] == {"Effective_MACs": 0, "Effective_ACs": 2, "Dense": 10}
+    # Scale [2, 0, 1] on 2 steps of [1, 1, 0] (binary): gains 2 and 0 meet inputs 1, 1 -> 1 op per step (2 ACs);
+    # Threshold 0.5 then spikes on [2, 0, 0] -> 1 spike per step; 3 comparisons per step, 1 active (nonzero input).
+    g = ir.Graph.chain({"s": ir.Scale(np.array([2.0, 0.0, 1.0])), "t": ir.Threshold(np.full(3, 0.5)),
+                        "i": ir.Integrator((3,))}, (3,), 1.0)
+    x = torch.tensor([[1.0, 1, 0], [1, 1, 0]]).reshape(2, 1, 3)
+    c = count(g, [x])
+    nb = c.neurobench()
+    assert nb["SynapticOperations"] == {"Effective_MACs": 0, "Effective_ACs": 2, "Dense": 6}
+    assert c.layers[1].spikes_per_step.tolist() == [1, 1] and c.layers[1].active_updates == 2
+    assert nb["MembraneUpdates"] == 3 * 2 + 3 * 2  # threshold comparisons + integrator updates
+    assert c.layers[2].state_updates == 0
+    # CubaLI: 2 neurons x 3 steps -> 6 membrane updates and 6 synaptic-current updates
+    g = ir.Graph.chain({"r": ir.CubaLI(np.full(2, 10.0), np.full(2, 5.0), 1.0)}, (2,), 1.0)
+    c = count(g, [torch.ones(3, 1, 2)])
+    assert c.neurobench()["MembraneUpdates"] == 6 and c.layers[0].state_updates == 6 and not c.warnings
+
+
 def test_every_ir_node_type_has_a_counter():
     # issue 11: every layer type the project has is counted (a new IR node type registers a counter and a docs row)
     from snn.energy.counting import COUNTERS

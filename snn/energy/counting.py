@@ -190,15 +190,35 @@ def _count_delay(node: ir.DelayLinear, x, y, c: LayerCounts) -> None:
     _add_ops(c, eff, _ternary_steps(x), float(T * B * node.weight.size))
 
 
-@register_counter(ir.Conv2d, "synapse")
-def _count_conv(node: ir.Conv2d, x, y, c: LayerCounts) -> None:
+def _count_convolution(conv, weight: np.ndarray, input_shape, x: torch.Tensor, c: LayerCounts) -> None:
+    """``conv(input, weight)`` of a Conv1d/Conv2d node: the nonzero-input mask convolved with the nonzero-weight mask;
+    Dense counts the in-frame taps (an all-ones copy of the layer), as NeuroBench."""
     T, B = x.shape[:2]
-    conv = lambda inp, w: F.conv2d(inp, w, None, node.stride, node.padding, node.dilation, node.groups)  # noqa: E731
-    w_nz = torch.as_tensor(node.weight != 0, dtype=torch.float64, device=x.device)
+    w_nz = torch.as_tensor(weight != 0, dtype=torch.float64, device=x.device)
     eff = conv((x != 0).flatten(0, 1).double(), w_nz).unflatten(0, (T, B)).flatten(1).sum(1)
-    ones = torch.ones(1, *node.input_shape, dtype=torch.float64, device=x.device)
+    ones = torch.ones(1, *input_shape, dtype=torch.float64, device=x.device)
     dense = float(conv(ones, torch.ones_like(w_nz)).sum()) * T * B
     _add_ops(c, eff, _ternary_steps(x), dense)
+
+
+@register_counter(ir.Conv2d, "synapse")
+def _count_conv(node: ir.Conv2d, x, y, c: LayerCounts) -> None:
+    conv = lambda inp, w: F.conv2d(inp, w, None, node.stride, node.padding, node.dilation, node.groups)  # noqa: E731
+    _count_convolution(conv, node.weight, node.input_shape, x, c)
+
+
+@register_counter(ir.Conv1d, "synapse")
+def _count_conv1d(node: ir.Conv1d, x, y, c: LayerCounts) -> None:
+    conv = lambda inp, w: F.conv1d(inp, w, None, node.stride, node.padding, node.dilation, node.groups)  # noqa: E731
+    _count_convolution(conv, node.weight, node.input_shape, x, c)
+
+
+@register_counter(ir.Scale, "synapse")
+def _count_scale(node: ir.Scale, x, y, c: LayerCounts) -> None:
+    """One multiplication per feature and step; a zero input or a zero gain costs nothing. Dense: features."""
+    T, B = x.shape[:2]
+    nz = torch.as_tensor(node.scale != 0, device=x.device)
+    _add_ops(c, ((x != 0) & nz).flatten(1).double().sum(1), _ternary_steps(x), float(T * B * node.scale.size))
 
 
 @register_counter(ir.Flatten, "shape")
@@ -260,8 +280,23 @@ def _count_adlif(node: ir.AdLIF, x, y, c: LayerCounts) -> None:
 
 
 @register_counter(ir.LI, "neuron")
+@register_counter(ir.Integrator, "neuron")
 def _count_li(node: ir.LI, x, y, c: LayerCounts) -> None:
+    """LI and the non-leaky Integrator readouts."""
     _count_neurons(c, x, y, spiking=False)
+
+
+@register_counter(ir.CubaLI, "neuron")
+def _count_cuba_li(node: ir.CubaLI, x, y, c: LayerCounts) -> None:
+    """As LI, plus the synaptic current: one state update per neuron per step."""
+    _count_neurons(c, x, y, spiking=False)
+    c.state_updates += float(y[0].numel() * y.shape[0])
+
+
+@register_counter(ir.Threshold, "neuron")
+def _count_threshold(node: ir.Threshold, x, y, c: LayerCounts) -> None:
+    """A memoryless spike function: one update (a comparison) per neuron per step, its spikes counted as spikes."""
+    _count_neurons(c, x, y, spiking=True)
 
 
 @register_counter(ir.ELM, "neuron")
