@@ -156,6 +156,16 @@ def test_paper_shd_parameter_counts():
     readout, tau = 100 * 20 + 20, 100
     assert count(snn.ELM(700, 20)) == 700 + tau + mlp(700) + readout == 183_120
     assert count(snn.BranchELM(700, 20)) == 1500 + tau + mlp(100) + readout == 63_920
+    # the paper code's own rule (trainable parameters only; its SHD notebook freezes tau_m): 100 fewer each
+    assert count(snn.ELM(700, 20, learn_tau_m=False)) == 183_020
+    assert count(snn.BranchELM(700, 20, learn_tau_m=False)) == 63_820
+
+
+def test_parameter_count_equals_the_paper_codes_published_neuronio_count():
+    """github.com/AaronSpieler/elmneuron README, models/num_memory_100: Branch-ELM on NeuronIO (1278 inputs,
+    45 branches x 100 synapses, d_m = 100, 2 outputs, tau_m frozen) has 54002 parameters."""
+    m = snn.BranchELM(1278, 2, 100, branches=45, synapses_per_branch=100, learn_tau_m=False)
+    assert sum(p.numel() for p in m.parameters()) == 54_002
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -98,6 +98,7 @@ class _StepLinear(torch.autograd.Function):
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")  # the backward then runs under the forward's autocast state
     def forward(ctx, x, w, c):
         wt = w.t().expand(x.shape[0], *w.t().shape)
         ctx.save_for_backward(x, w)
@@ -107,6 +108,7 @@ class _StepLinear(torch.autograd.Function):
         return torch.baddbmm(c.expand(x.shape[0], x.shape[1], c.shape[0]), x, wt)
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
         x, w = ctx.saved_tensors
