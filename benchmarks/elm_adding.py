@@ -44,7 +44,7 @@ class ExperimentConfig:
     root: str | None = None
 
 
-REDUCED = ExperimentConfig(epochs=12, data=(("train", 600), ("test", 200)))
+REDUCED = ExperimentConfig(epochs=12, data=(("train", 1000), ("test", 200)))
 KINDS = ("ELM", "LIF, recurrent", "LIF, feed-forward")
 
 

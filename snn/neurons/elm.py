@@ -19,9 +19,11 @@ The paper filters every synapse (``s_t = kappa_s s_{t-1} + z_t``) and sums the t
 filters the branch sums. With one ``tau_s`` for all synapses the two are the same linear map, so this module keeps
 one trace per branch for both updates (for ELM every synapse is its own branch).
 
-:func:`elm_step` is the pure single step; :func:`elm_sequence` does everything that does not depend on the memory
-(input weighting, routing, trace filtering, the MLP's input half) for all steps at once and loops over ``T`` only
-for the memory recurrence. :class:`ELM` and :class:`BranchELM` are thin modules that own the parameters.
+:func:`elm_sequence` computes the input weighting and routing, the MLP's input half and the readout as batched
+products over all steps at once, and loops over ``T`` only for the element-wise trace filter and the memory
+recurrence (both with hand-written backward passes). :func:`elm_step` is the same on one step, and every step is
+computed exactly as on its own, so stepping, whole sequences and split sequences give bit-identical numbers.
+:class:`ELM` and :class:`BranchELM` are thin modules that own the parameters.
 """
 
 from __future__ import annotations
@@ -30,13 +32,12 @@ import math
 from typing import NamedTuple, Optional
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import _checks
 from .base import Stateful
 
-__all__ = ["ELMState", "ELMDynamics", "elm_step", "elm_sequence", "leaky_scan", "random_routing", "ELM", "BranchELM",
+__all__ = ["ELMState", "ELMDynamics", "elm_step", "elm_sequence", "random_routing", "ELM", "BranchELM",
            "UPDATES"]
 
 UPDATES = ("v1", "v2")
@@ -86,54 +87,93 @@ class ELMDynamics(NamedTuple):
     c_y: torch.Tensor
 
 
+class _StepLinear(torch.autograd.Function):
+    """``y_t = x_t W^T (+ c)`` for every step of ``x`` ``(T, B, K)``, as one batched product (``bmm``) over the steps.
+
+    ``F.linear`` on ``(T, B, K)`` folds the steps into one ``(T*B, K)`` product, and BLAS may then round a row
+    differently than in the ``(B, K)`` product of a single step. ``bmm`` computes every step as its own ``(B, K)``
+    product, so a row's numbers do not depend on ``T``: the sequence and the single step agree bit for bit. The
+    backward pass (not bit-matched to anything) folds the steps again for speed.
+    """
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda")  # the backward then runs under the forward's autocast state
+    def forward(ctx, x, w, c):
+        wt = w.t().expand(x.shape[0], *w.t().shape)
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = c is not None
+        if c is None:
+            return torch.bmm(x, wt)
+        return torch.baddbmm(c.expand(x.shape[0], x.shape[1], c.shape[0]), x, wt)
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        return (torch.matmul(g, w), g.flatten(0, 1).t() @ x.flatten(0, 1),
+                g.sum((0, 1)) if ctx.has_bias else None)
+
+
+class _LeakyTrace(torch.autograd.Function):
+    """All states of ``b_t = kappa * b_{t-1} + u_t`` (``u`` ``(T, ...)``, ``b_{-1} = b0``), one step at a time.
+
+    The forward loop does exactly the single step's arithmetic (so sequence and step agree bit for bit); the backward
+    pass runs the same recurrence backwards in time. ``kappa`` (a 0-d tensor) is a constant here.
+    """
+
+    @staticmethod
+    def forward(ctx, u, b0, kappa):
+        if kappa.requires_grad:
+            raise ValueError("ELM: kappa_s is a constant (tau_s is not learned); got a kappa_s that requires grad")
+        out = torch.empty_like(u)
+        b = b0
+        for t in range(u.shape[0]):
+            b = kappa * b + u[t]
+            out[t] = b
+        ctx.save_for_backward(kappa)
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, g):
+        (kappa,) = ctx.saved_tensors
+        g_u = torch.empty_like(g)
+        g_b = torch.zeros_like(g[0])
+        for t in range(g.shape[0] - 1, -1, -1):  # dL/du_t = g_t + kappa dL/du_{t+1}
+            g_b = kappa * g_b + g[t]
+            g_u[t] = g_b
+        return g_u, kappa * g_b, None
+
+
 def _branch_input(x: torch.Tensor, p: ELMDynamics) -> torch.Tensor:
-    """Weighted synaptic input summed per branch: ``(..., in) -> (..., branches)``.
+    """Weighted synaptic input summed per branch: ``(T, B, in) -> (T, B, branches)``.
 
     With routing, the synapses fold into one ``(branches, in)`` matrix (entry ``k, i``: the summed weights of branch
-    ``k``'s synapses that read input ``i``), so the whole sequence is one matrix product, not a gather.
+    ``k``'s synapses that read input ``i``), so the whole sequence is one (batched) matrix product, not a gather.
     """
     if p.routing is None:
         return x * p.synapse_weight
     n_syn = p.synapse_weight.shape[0]
     branch = torch.arange(n_syn, device=x.device) // p.synapses_per_branch
     fold = x.new_zeros(n_syn // p.synapses_per_branch, x.shape[-1])
-    return F.linear(x, fold.index_put((branch, p.routing), p.synapse_weight, accumulate=True))
-
-
-def _memory_step(pre: torch.Tensor, m: torch.Tensor, p: ELMDynamics) -> torch.Tensor:
-    """One memory update from the MLP's precomputed input half ``pre = W1_b b_t + c1`` ``(B, H)``."""
-    km = p.kappa_m * m
-    h = torch.relu(pre + F.linear(km, p.w1_m))
-    dm = TANH_SCALE * torch.tanh(TANH_SLOPE * F.linear(h, p.w2, p.c2))
-    return km + p.gain * dm
+    return _StepLinear.apply(x, fold.index_put((branch, p.routing), p.synapse_weight, accumulate=True), None)
 
 
 def elm_step(x: torch.Tensor, state: ELMState, p: ELMDynamics) -> tuple[torch.Tensor, ELMState]:
-    """One step: ``x`` ``(B, in)`` -> output ``(B, out)`` and the new state."""
-    b = p.kappa_s * state.b + _branch_input(x, p)
-    m = _memory_step(F.linear(b, p.w1_b, p.c1), state.m, p)
-    return F.linear(m, p.w_y, p.c_y), ELMState(b, m)
+    """One step: ``x`` ``(B, in)`` -> output ``(B, out)`` and the new state.
 
-
-def leaky_scan(u: torch.Tensor, kappa: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:
-    """All states of ``s_t = kappa * s_{t-1} + u_t`` (``u`` ``(T, ...)``, ``s_{-1} = s0``) without a loop over T.
-
-    A log-depth (Hillis-Steele) scan: after the round with shift ``k``, ``s_t`` holds ``sum_{j<2k} kappa^j u_{t-j}``;
-    ``ceil(log2 T)`` rounds of shifted adds, each over the whole sequence. ``kappa`` is a scalar (0-d tensor).
+    It is :func:`elm_sequence` on a sequence of one step, so stepping and whole sequences give identical numbers.
     """
-    s = torch.cat([(u[0] + kappa * s0).unsqueeze(0), u[1:]])
-    shift, a = 1, kappa
-    while shift < s.shape[0]:
-        s = torch.cat([s[:shift], s[shift:] + a * s[:-shift]])
-        shift, a = 2 * shift, a * a
-    return s
+    y, state = elm_sequence(x.unsqueeze(0), state, p)
+    return y[0], state
 
 
 class _MemoryRecurrence(torch.autograd.Function):
     """The memory recurrence over a whole sequence with a hand-written backward pass through time.
 
     ``forward(pre (T, B, H), m0 (B, d), kappa_m (d,), gain (d,), w1_m (H, d), w2 (d, H), c2 (d,)) -> m (T, B, d)``,
-    the states of :func:`_memory_step`. Autograd over a Python loop would record ~10 nodes per step and, slicing
+    the memory states. Autograd over a Python loop would record ~10 nodes per step and, slicing
     ``pre`` per step, allocate a full-size zero gradient per step (quadratic in T); here the backward loop carries only
     the gradient of ``m`` through time, and the weight gradients are one matrix product each over all steps.
     """
@@ -181,22 +221,17 @@ class _MemoryRecurrence(torch.autograd.Function):
 
 
 def elm_sequence(x: torch.Tensor, state: ELMState, p: ELMDynamics) -> tuple[torch.Tensor, ELMState]:
-    """Runs :func:`elm_step` over ``x`` ``(T, B, in)``; returns outputs ``(T, B, out)`` and the final state.
+    """Runs the ELM over ``x`` ``(T, B, in)``; returns outputs ``(T, B, out)`` and the final state.
 
-    The branch input, its trace filtering (:func:`leaky_scan`, on ``b`` or, where that is smaller, on ``W1_b b``) and
-    ``W1_b b_t + c1`` are computed for all steps at once; only the memory recurrence loops over ``T`` (with a
-    hand-written backward pass); the readout is again one matrix product.
+    The branch input, ``W1_b b_t + c1`` and the readout are batched matrix products over all steps at once; the
+    trace filtering is an element-wise loop over ``T`` and the memory recurrence a loop over ``T`` (both with
+    hand-written backward passes). Every step is computed exactly as in a sequence of one step, so a sequence, its
+    pieces run one after another and :func:`elm_step` agree bit for bit.
     """
-    u = _branch_input(x, p)
-    if u.shape[-1] <= p.c1.shape[0]:
-        b = leaky_scan(u, p.kappa_s, state.b)
-        pre, b_last = F.linear(b, p.w1_b, p.c1), b[-1]
-    else:  # more branches than MLP units (ELM on SHD: 700 > 200): filter the projection, the same linear map
-        pre = leaky_scan(F.linear(u, p.w1_b), p.kappa_s, F.linear(state.b, p.w1_b)) + p.c1
-        steps = torch.arange(u.shape[0] - 1, -1, -1, dtype=u.dtype, device=u.device)
-        b_last = p.kappa_s ** u.shape[0] * state.b + torch.einsum("t,t...->...", p.kappa_s ** steps, u)
+    b = _LeakyTrace.apply(_branch_input(x, p), state.b, p.kappa_s)
+    pre = _StepLinear.apply(b, p.w1_b, p.c1)
     m = _MemoryRecurrence.apply(pre, state.m, p.kappa_m, p.gain, p.w1_m, p.w2, p.c2)
-    return F.linear(m, p.w_y, p.c_y), ELMState(b_last, m[-1])
+    return _StepLinear.apply(m, p.w_y, p.c_y), ELMState(b[-1], m[-1])
 
 
 def random_routing(in_features: int, synapses: int, seed: int) -> torch.Tensor:
