@@ -54,7 +54,8 @@ class OrganiseConfig:
 
 @dataclass
 class ReadoutConfig:
-    """The linear readout on spike-count features. ``train_samples`` / ``test_samples``: 0 is the whole split."""
+    """The linear readout on spike-count features. ``train_samples`` / ``test_samples``: 0 is the whole split;
+    ``batch_size``: samples per liquid run while extracting features."""
 
     train_samples: int = 0
     test_samples: int = 0
@@ -67,7 +68,7 @@ class ReadoutConfig:
 
 @dataclass
 class NalsmConfig:
-    """A NALSM run: ``data`` as in ``snn train`` (``val_fraction`` and ``num_workers`` unused); ``liquid``: fields of
+    """A NALSM run: ``data`` as in ``snn train`` (``name``, ``root``, ``frames`` only); ``liquid``: fields of
     :class:`snn.nalsm.LiquidConfig` (its ``seed`` defaults to ``seed``)."""
 
     name: str = "nalsm"
@@ -89,12 +90,18 @@ class NalsmConfig:
         return LiquidConfig(**{"seed": self.seed, **values})
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["data"] = {k: out["data"][k] for k in ("name", "root", "frames")}
+        return out
 
 
 def config_from_dict(values: dict) -> NalsmConfig:
     """A validated :class:`NalsmConfig` (unknown keys, wrong types and out-of-range values are errors naming them)."""
     cfg = _build(NalsmConfig, values, "")
+    for key in ("val_fraction", "num_workers"):
+        if isinstance(values.get("data"), dict) and key in values["data"]:
+            raise ValueError(f"config: data.{key}: not used by snn nalsm (the readout trains on the training split "
+                             f"and tests on the test split, in this process); remove it")
     checks = [
         ("organise.plasticity", cfg.organise.plasticity in PLASTICITY, f"one of {list(PLASTICITY)}"),
         ("organise.samples", cfg.organise.samples >= 0, "an int >= 0"),

@@ -117,6 +117,7 @@ def test_liquid_with_wrong_input_layer_is_refused(nmnist_root, tmp_path, capsys)
     ("readout.lr=0", "readout.lr: expected a finite number > 0"),
     ("liquid.connect=[0.2, 0.1, 1.5, 0.05]", r"connect\[2\]: expected a probability"),
     ("liquid.tau_mem=-1", "tau_mem: expected a finite number > 0"),
+    ("data.val_fraction=0.2", "data.val_fraction: not used by snn nalsm"),
 ])
 def test_bad_config_names_the_key(tmp_path, capsys, override, message):
     rc = main(["nalsm", "--config", "snn/configs/ndigits_nalsm.yaml", "--out", str(tmp_path / "r"), "--set",
