@@ -149,7 +149,8 @@ def load_liquid(path: str | Path) -> Liquid:
     if not isinstance(state, dict) or state.get("format") != LIQUID_FORMAT:
         raise ValueError(f"NALSM liquid: {path}: expected a {LIQUID_FORMAT!r} file (snn nalsm's liquid.pt)")
     if state.get("version") != LIQUID_VERSION:
-        raise ValueError(f"NALSM liquid: {path}: expected format version {LIQUID_VERSION}, got {state.get('version')!r}")
+        raise ValueError(f"NALSM liquid: {path}: expected format version {LIQUID_VERSION}, "
+                         f"got {state.get('version')!r}")
     cfg = dict(state["config"])
     cfg["connect"] = tuple(cfg["connect"])
     liquid = Liquid(int(state["n_in"]), LiquidConfig(**cfg))

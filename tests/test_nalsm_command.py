@@ -21,8 +21,9 @@ SMALL = ["--set", "data.frames={dt: 1.0, duration: 60.0, binary: true}", "--set"
 @pytest.fixture(scope="module")
 def nmnist_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("nmnist-data")
-    write_nmnist_tree(root / "nmnist" / "Train", random_camera(10, seed=1, mean_events=4000, max_us=60_000), [i % 10 for i in range(10)])
-    write_nmnist_tree(root / "nmnist" / "Test", random_camera(4, seed=2, mean_events=4000, max_us=60_000), [3, 1, 4, 1])
+    camera = dict(mean_events=4000, max_us=60_000)  # enough events in 60 ms to drive a small liquid
+    write_nmnist_tree(root / "nmnist" / "Train", random_camera(10, seed=1, **camera), [i % 10 for i in range(10)])
+    write_nmnist_tree(root / "nmnist" / "Test", random_camera(4, seed=2, **camera), [3, 1, 4, 1])
     return root
 
 
