@@ -44,10 +44,12 @@ class ExperimentConfig:
 REDUCED = ExperimentConfig(organise=16, measure=16, readout_train=0, test=0)
 
 
-def inputs(split: str, count: int, root) -> tuple[torch.Tensor, torch.Tensor]:
+def inputs(split: str, count: int, root, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` samples of a seeded permutation of the split (the splits are ordered by label)."""
     ds = D.frames("ndigits", split, 1.0, root=root, duration=300.0, downsample=2)
-    x = torch.stack([ds[i][0] for i in range(count)], 1).flatten(2).clamp(max=1)
-    return x, torch.tensor([int(ds[i][1]) for i in range(count)])
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count].tolist()
+    x = torch.stack([ds[i][0] for i in idx], 1).flatten(2).clamp(max=1)
+    return x, torch.tensor([int(ds.labels[i]) for i in idx])
 
 
 def spikes(liquid: Liquid, x: torch.Tensor, plasticity: str = "none", batch: int = 8) -> torch.Tensor:
@@ -72,7 +74,7 @@ def readout(train: tuple, test: tuple, epochs: int) -> float:
 
 
 def run(cfg: ExperimentConfig = ExperimentConfig()) -> list[dict]:
-    x, y = inputs("train", cfg.organise + cfg.measure + cfg.readout_train, cfg.root)
+    x, y = inputs("train", cfg.organise + cfg.measure + cfg.readout_train, cfg.root, cfg.seed)
     organise, measure, ro = (x[:, :cfg.organise], x[:, cfg.organise:cfg.organise + cfg.measure],
                              (x[:, cfg.organise + cfg.measure:], y[cfg.organise + cfg.measure:]))
     rows = []
@@ -84,7 +86,7 @@ def run(cfg: ExperimentConfig = ExperimentConfig()) -> list[dict]:
         s = spikes(liquid, measure)
         row = {"model": name, "branching": branching_factor(s, liquid.mask), "rate": s.mean().item()}
         if cfg.readout_train:
-            xt, yt = inputs("test", cfg.test, cfg.root)
+            xt, yt = inputs("test", cfg.test, cfg.root, cfg.seed)
             row["accuracy"] = readout((features(spikes(liquid, ro[0])), ro[1]), (features(spikes(liquid, xt)), yt),
                                       cfg.epochs)
         row["seconds"] = time.perf_counter() - t0

@@ -47,7 +47,7 @@ def _dist_version(dist: str) -> str:
 
 
 # The commands in snn/commands/, one module each (registered after COMMAND_MODULES, the same way).
-COMMANDS = ["snn.commands.runs", "snn.commands.plot"]
+COMMANDS = ["snn.commands.runs", "snn.commands.plot", "snn.commands.nalsm"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -107,6 +107,11 @@ def _export_node(name: str, node: ir.Node, dt_ms: float, dt_s: float, gain: str,
         if isinstance(node, ir.LI):
             return {name: nir.LI(tau=tau, r=r, v_leak=zeros, metadata=meta)}
         meta.update(_reset_meta(name, node))
+        if isinstance(node, ir.RefractoryLIF) and node.refractory:
+            meta["spikeforge_refractory"] = node.refractory
+            warnings.warn(f"export_nir: node {name!r}: NIR's LIF has no refractory period; refractory="
+                          f"{node.refractory} steps is kept in the node's metadata for spikeforge, other readers will "
+                          "run the layer without it", NIRConventionWarning, stacklevel=4)
         thr = _f64(node.threshold)
         if isinstance(node, ir.CubaLIF):
             tau_syn, w_in = _leak(node.tau_syn, dt_ms, dt_s)
@@ -455,6 +460,9 @@ class _Importer:
         common = dict(tau_mem=tau_mem, threshold=threshold, reset=reset, dt=self.dt_ms)
         if isinstance(node, nir.CubaLIF):
             return ir.CubaLIF(**common, tau_syn=tau_syn), None
+        refractory = (getattr(node, "metadata", None) or {}).get("spikeforge_refractory", 0)
+        if self.convention == "spikeforge" and reset == "zero" and int(refractory) > 0:
+            return ir.RefractoryLIF(**common, refractory=int(refractory)), None  # our own file's frozen NALSM liquid
         return ir.LIF(**common), None
 
     def _firing(self, node, thr: np.ndarray, gain: np.ndarray, shape) -> tuple[np.ndarray, str]:

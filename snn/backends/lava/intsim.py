@@ -209,7 +209,8 @@ def _recurrent_bound(syn: Synapse) -> int:
 
 def _params(nr: Neuron, device) -> dict:
     bias = np.left_shift(np.asarray(nr.bias_mant, dtype=np.int64), int(nr.bias_exp))
-    return {"du": int(nr.du), "dv": int(nr.dv), "vth": int(nr.vth), "bias": torch.as_tensor(bias, device=device)}
+    return {"du": int(nr.du), "dv": int(nr.dv), "vth": int(nr.vth), "bias": torch.as_tensor(bias, device=device),
+            "extra": dict(nr.extra)}  # a fresh dict per layer and call: a step may also keep extra state in it
 
 
 @dataclass
