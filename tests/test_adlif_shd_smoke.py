@@ -52,6 +52,8 @@ def test_shd_adlif_config_fires_and_learns(tmp_path):
     assert snn.cli.main(["eval", str(run), "--backend", "torch", "--quiet"]) == 0  # AdLIF lowered to the IR
     evaluated = json.loads((run / "eval-shd-test-torch.json").read_text())
     assert evaluated["samples"] == 8 and 0 <= evaluated["accuracy"] <= 1
+    assert snn.cli.main(["plot", str(run), "--samples", "4"]) == 0  # AdLIF's trace kernel: its layers are drawn
+    assert all((run / f"activity-test-{kind}.png").stat().st_size > 0 for kind in ("raster", "membrane", "rates"))
 
 
 def test_shd_adlif_at_threshold_one_stays_silent(tmp_path):
