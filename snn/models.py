@@ -153,17 +153,18 @@ def delay_mlp(input_shape, num_classes, *, hidden=(256, 256), max_delay=25, tau_
 
 
 @register_model("conv")
-def conv_net(input_shape, num_classes, *, channels=(16, 32), kernel=3, stride=2, hidden=(), tau_mem=20.0,
-             threshold=1.0, reset="zero", surrogate="atan", slope=None, dropout=0.0, tau_out=20.0,
-             dt=1.0) -> Sequential:
+def conv_net(input_shape, num_classes, *, channels=(16, 32), kernel=3, stride=1, pool="avg", pool_size=2,
+             hidden=(), tau_mem=20.0, threshold=1.0, reset="zero", surrogate="atan", slope=None, dropout=0.0,
+             tau_out=20.0, dt=1.0) -> Sequential:
     """Convolutional spiking network for camera frames ``(C, H, W)``.
 
-    ``[Conv2d(k = kernel, stride, zero padding k // 2) -> LIF] * len(channels)`` -> ``Flatten`` ->
-    ``[Linear -> LIF (-> Dropout)] * len(hidden)`` -> ``Linear -> LI``. The strided convolution does the spatial
-    down-sampling of a conv -> LIF -> pool block (stride 2 halves H and W); sum/average pooling layers that lower
-    to the IR take that place once they exist. Time constants and ``dt`` in ms.
+    ``[Conv2d(k = kernel, stride, zero padding k // 2) -> LIF -> pool] * len(channels)`` -> ``Flatten`` ->
+    ``[Linear -> LIF (-> Dropout)] * len(hidden)`` -> ``Linear -> LI``. ``pool``: ``avg`` (:class:`snn.AvgPool2d`,
+    the default: it trained best on ``ndigits``, docs/training.md) or ``sum`` (:class:`snn.SumPool2d`, spike
+    counts) over ``pool_size`` x ``pool_size`` windows (stride ``pool_size``, pixels), or ``none`` (down-sample with
+    ``stride`` instead). Time constants and ``dt`` in ms.
     """
-    from .synapses import Conv2d
+    from .synapses import AvgPool2d, Conv2d, SumPool2d
 
     if len(input_shape) != 3:
         raise ValueError(f"model (conv): expected frames of shape (C, H, W), got input shape {tuple(input_shape)}; "
@@ -175,7 +176,10 @@ def conv_net(input_shape, num_classes, *, channels=(16, 32), kernel=3, stride=2,
             raise ValueError(f"model (conv): {key}: expected a list of positive sizes, got {sizes!r}")
     if not channels:
         raise ValueError("model (conv): channels: expected at least one convolution block, got []")
-    for key, value in (("kernel", kernel), ("stride", stride)):
+    pools = {"sum": SumPool2d, "avg": AvgPool2d, "none": None}
+    if pool not in pools:
+        raise ValueError(f"model (conv): pool: expected one of {list(pools)}, got {pool!r}")
+    for key, value in (("kernel", kernel), ("stride", stride), ("pool_size", pool_size)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"model (conv): {key}: expected an int >= 1, got {value!r}")
     if not 0 <= dropout < 1:
@@ -187,6 +191,13 @@ def conv_net(input_shape, num_classes, *, channels=(16, 32), kernel=3, stride=2,
         conv = Conv2d(shape[0], c, kernel, stride=stride, padding=kernel // 2)
         shape = conv.output_shape(shape)
         layers += [conv, LIF(shape, **neuron)]
+        if pools[pool] is not None:
+            layers.append(pools[pool](pool_size))
+            pooled = layers[-1].output_shape(shape)
+            if min(pooled[1:]) < 1:
+                raise ValueError(f"model (conv): pool_size: {pool_size} x {pool_size} pooling leaves no pixel of a "
+                                 f"{shape[1:]} frame (block {len(layers) // 3}); use fewer blocks or pool: none")
+            shape = pooled
     layers.append(Flatten(shape))
     width = math.prod(shape)
     for h in hidden:

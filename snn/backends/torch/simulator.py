@@ -110,36 +110,38 @@ def _reset(node, v: torch.Tensor, s: torch.Tensor, theta: torch.Tensor) -> torch
     return v
 
 
-@register_kernel(ir.IF)
-def _if(node: ir.IF, x: torch.Tensor) -> torch.Tensor:
+@register_trace_kernel(ir.IF, spiking=True)
+def _if(node: ir.IF, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     theta = _t(node.threshold, x)
     w_rec = None if node.recurrent_weight is None else _t(node.recurrent_weight, x)
     v, s = torch.zeros_like(x[0]), torch.zeros_like(x[0])
-    out = torch.empty_like(x)
+    out, trace = torch.empty_like(x), torch.empty_like(x)
     for t in range(x.shape[0]):
         v = v + (x[t] if w_rec is None else x[t] + s @ w_rec.t())
+        trace[t] = v
         s = (v > theta).to(x.dtype)
         v = _reset(node, v, s, theta)
         out[t] = s
-    return out
+    return out, trace
 
 
-@register_kernel(ir.AdLIF)
-def _adlif(node: ir.AdLIF, x: torch.Tensor) -> torch.Tensor:
+@register_trace_kernel(ir.AdLIF, spiking=True)
+def _adlif(node: ir.AdLIF, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     alpha = torch.exp(-node.dt / _t(node.tau_mem, x))
     beta = torch.exp(-node.dt / _t(node.tau_adapt, x))
     theta, a, b = _t(node.threshold, x), _t(node.a, x), _t(node.b, x)
     w_rec = None if node.recurrent_weight is None else _t(node.recurrent_weight, x)
     u, w, s = torch.zeros_like(x[0]), torch.zeros_like(x[0]), torch.zeros_like(x[0])
-    out = torch.empty_like(x)
+    out, trace = torch.empty_like(x), torch.empty_like(x)
     for t in range(x.shape[0]):
         inp = x[t] if w_rec is None else x[t] + s @ w_rec.t()
         u = alpha * u + (1 - alpha) * (inp - w)
+        trace[t] = u
         s = (u > theta).to(x.dtype)
         u = _reset(node, u, s, theta)
         w = beta * w + (1 - beta) * (a * u + b * s)
         out[t] = s
-    return out
+    return out, trace
 
 
 @register_kernel(ir.SumPool2d)
