@@ -155,11 +155,12 @@ def register(sub) -> None:
     from ... import nir_cli
 
     p = sub.add_parser(
-        "export", help="quantise a model and write it in the lava-dl netx HDF5 format (+ manifest.json)",
-        description="Quantises MODEL to Loihi 2 integers (8-bit weights at exponent 0 as lava-dl netx runs them, "
-                    "12-bit decays, 17-bit threshold) and writes OUT/network.net (lava-dl netx HDF5) and "
-                    "OUT/manifest.json. "
-                    "The directory appears atomically. Layers that do not fit Loihi's ranges are named in the error.",
+        "export", help="write a model for Loihi 2 (lava-dl netx HDF5 + manifest.json) or as a NIR graph",
+        description="--target lava (default): quantises MODEL to Loihi 2 integers (8-bit weights at exponent 0 as "
+                    "lava-dl netx runs them, 12-bit decays, 17-bit threshold) and writes OUT/network.net (lava-dl "
+                    "netx HDF5) and OUT/manifest.json; the directory appears atomically; layers that do not fit "
+                    "Loihi's ranges are named in the error. --target nir: writes the model as a NIR graph to the "
+                    "file OUT (docs/nir.md).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model", help="IR file (.h5 from snn.ir.save), checkpoint (.pt) or training run folder")
     p.add_argument("--target", choices=["lava", "nir"], default="lava", help="export format")
