@@ -65,13 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a command raises for bad input (the message names the file / option / layer); anything else is a bug and keeps
+# its traceback. RuntimeError covers the backends' "cannot run here" (Lava, CUDA) errors.
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, ImportError, RuntimeError)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as e:  # bad input, missing files, unusable backends: one line, exit 2, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,11 +182,7 @@ def _cmd(args) -> int:
 
     extra = [f"seed={args.seed}"] + ([f"train.epochs={args.epochs}"] if args.epochs is not None else []) + \
         [f"train.out_dir={args.out}"] + (["train.quiet=true"] if args.quiet else []) + list(args.set or [])
-    try:
-        cfg = from_dict(apply_overrides(load(args.config), extra))
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = from_dict(apply_overrides(load(args.config), extra))
     try:
         ctx = run_demo(cfg)
     except KeyboardInterrupt:

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 
 
 def _cmd_nalsm(args) -> int:
     from .. import nalsm_protocol as P
     from ..train.config import apply_overrides, load
 
-    try:
-        cfg = P.config_from_dict(apply_overrides(load(args.config), args.set))
-        out = args.out or f"runs/{cfg.name}"
-        results = P.run(cfg, out, liquid_file=args.liquid, overwrite=args.overwrite, quiet=args.quiet)
-    except (ValueError, FileExistsError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = P.config_from_dict(apply_overrides(load(args.config), args.set))
+    out = args.out or f"runs/{cfg.name}"
+    results = P.run(cfg, out, liquid_file=args.liquid, overwrite=args.overwrite, quiet=args.quiet)
     print(json.dumps(results, indent=2))
     print(f"run folder: {out}")
     return 0

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import sys
 
 
 def parse_neurons(text: str | None) -> list[int] | None:
@@ -19,12 +18,8 @@ def parse_neurons(text: str | None) -> list[int] | None:
 def _cmd_plot(args) -> int:
     from ..train.activity import plot_run
 
-    try:
-        drawn = plot_run(args.run, args.split, samples=args.samples, sample=args.sample,
-                         neurons=parse_neurons(args.neurons), out=args.out, data_overrides=args.set or [])
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    drawn = plot_run(args.run, args.split, samples=args.samples, sample=args.sample,
+                     neurons=parse_neurons(args.neurons), out=args.out, data_overrides=args.set or [])
     print("wrote " + ", ".join(str(p) for p in drawn["paths"].values()))
     return 0
 

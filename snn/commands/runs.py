@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 
 
 def _cmd_runs(args) -> int:
     from ..train import runs
 
-    try:
-        found = runs.scan(args.folder, args.sort)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    found = runs.scan(args.folder, args.sort)
     if args.json:
         print(runs.as_json(found))
     elif not found:

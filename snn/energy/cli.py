@@ -82,14 +82,6 @@ def _cmd(args) -> int:
     return 0
 
 
-def _guarded(args) -> int:
-    try:
-        return _cmd(args)
-    except (ValueError, RuntimeError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "profile", help="activity, synaptic operations and estimated energy per target, as a report",
@@ -111,4 +103,4 @@ def register(sub) -> None:
     p.add_argument("--targets", action="append", metavar="YAML", help="extra energy targets (repeatable)")
     p.add_argument("--out", required=True, help="report folder (created; files in it are replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_guarded)
+    p.set_defaults(func=_cmd)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -216,16 +215,6 @@ def _cmd_eval(args) -> int:
     return 0
 
 
-def _guarded(fn):
-    def run(args) -> int:
-        try:
-            return fn(args)
-        except (ValueError, FileNotFoundError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    return run
-
-
 def register(sub) -> None:
     from ..commands.plot import add_plot_options
 
@@ -254,7 +243,7 @@ def register(sub) -> None:
                    help="print the resolved config (every default filled in) as YAML and exit without training")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="config overrides after the options, e.g. optim.lr=1e-3 model.hidden=[256]")
-    p.set_defaults(func=_guarded(_cmd_train))
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="accuracy and confusion matrix of a checkpoint on a backend",
                        description="Rebuild a trained model from a checkpoint, lower it to the IR, run it on a "
@@ -274,4 +263,4 @@ def register(sub) -> None:
     p.add_argument("--plots", action="store_true", help="also write the spike raster, membrane traces and "
                                                         "firing-rate histograms (as snn plot; torch backend)")
     add_plot_options(p)
-    p.set_defaults(func=_guarded(_cmd_eval))
+    p.set_defaults(func=_cmd_eval)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,16 +140,6 @@ def _cmd_run(args) -> int:
     return 0
 
 
-def _guarded(fn):
-    def run(args) -> int:
-        try:
-            return fn(args)
-        except (ValueError, ImportError, RuntimeError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-    return run
-
-
 def register(sub) -> None:
     from ... import nir_cli
 
@@ -174,7 +163,7 @@ def register(sub) -> None:
     p.add_argument("--lossy", action="store_true", help="export even when quantisation loses more than 5%% on a "
                                                         "threshold, weight matrix or time constant (warns)")
     nir_cli.add_arguments(p)
-    p.set_defaults(func=_guarded(_cmd_export))
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser(
         "run", help="run a saved model on Lava (float or fixed point) or the Loihi integer simulator",
@@ -192,4 +181,4 @@ def register(sub) -> None:
     p.add_argument("--batch", type=int, default=16, help="samples per Lava run (preloaded into the source)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample subset")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_guarded(_cmd_run))
+    p.set_defaults(func=_cmd_run)
