@@ -9,6 +9,7 @@ import torch
 
 import snn
 from snn import ir
+from test_neurons import _stream
 
 
 def st_spike(x, slope=2.0):
@@ -134,14 +135,6 @@ def test_adlif_spike_triggered_adaptation_slows_firing():
     counts = [snn.AdLIF(1, a=0.0, b=b, q=1.0, tau_mem=5.0, tau_adapt=100.0).double()(x)[0].sum().item()
               for b in (0.0, 1.0, 2.0)]
     assert counts[0] > counts[1] > counts[2] > 0
-
-
-def _stream(model, x):
-    state, out = None, []
-    for x_t in x:
-        y, state = model.step(x_t, state)
-        out.append(y)
-    return torch.stack(out), state
 
 
 @pytest.mark.parametrize("make", [
