@@ -122,6 +122,7 @@ def test_integer_paths_with_history_equal_naive_loop_on_the_whole_stream(path, m
 
 
 def test_auto_path_follows_input_density(monkeypatch):
+    monkeypatch.setenv("SPIKEFORGE_KERNELS", "0")  # the pure-PyTorch paths (tests/test_delay_kernels.py: compiled)
     calls = []
     for name in ("scatter_delay_linear", "grouped_delay_linear"):
         real = getattr(TD, name)

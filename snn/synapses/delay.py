@@ -25,6 +25,7 @@ from .. import _checks
 from ..backends.torch.delay import integer_delay_linear
 from ..neurons.base import Stateful
 from . import delay_functional as D
+from .delay_events import delay_conv_auto
 
 __all__ = ["SigmaSchedule", "DelayState", "DelayedLinear", "AxonalDelayedLinear", "check_max_delay"]
 
@@ -196,7 +197,7 @@ class DelayedLinear(_DelayBase):
         return D.gaussian_kernel(self.weight, self.positions, self.sigma, self.max_delay)
 
     def _train_forward(self, full: torch.Tensor) -> torch.Tensor:
-        return D.delay_conv(full, self.kernel(), self.bias)
+        return delay_conv_auto(full, self.kernel(), self.bias)
 
     def _integer_forward(self, full: torch.Tensor) -> torch.Tensor:
         return integer_delay_linear(full, self.weight, self.delays(), self.bias, history=self.max_delay - 1)

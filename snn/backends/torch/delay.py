@@ -24,11 +24,12 @@ from typing import Optional
 
 import torch
 
-from ... import ir
+from ... import ir, kernels
 from .simulator import register_kernel
 
 __all__ = ["PATHS", "SCATTER_BELOW", "SPARSE_BELOW", "delay_path", "DelayGroup", "plan_delay_groups",
-           "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "integer_delay_linear"]
+           "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "compiled_scatter",
+           "integer_delay_linear"]
 
 PATHS = ("auto", "scatter", "grouped")
 # "auto" scatters when fewer than this share of the inputs are nonzero: on CPU the scatter path beats the grouped
@@ -185,6 +186,18 @@ def scatter_delay_linear(x: torch.Tensor, plan: ScatterPlan, bias: Optional[torc
     return y + bias if bias is not None else y.contiguous()
 
 
+def compiled_scatter(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor, history: int = 0
+                     ) -> Optional[torch.Tensor]:
+    """The scatter path without bias, compiled (``spikeforge::delay_scatter``); None where it does not apply: kernels
+    not built, not CPU float32 / float64, or a gradient to carry (the compiled kernel has no backward)."""
+    ops = kernels.ops()
+    if (ops is None or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64)
+            or weight.dtype != x.dtype or weight.device != x.device or delays.device != x.device
+            or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
+        return None
+    return ops.delay_scatter(x, weight, delays.to(torch.int64), history)
+
+
 def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
                          bias: Optional[torch.Tensor] = None, history: int = 0, path: Optional[str] = None
                          ) -> torch.Tensor:
@@ -199,6 +212,9 @@ def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Te
         sparse = int(torch.count_nonzero(x)) < SCATTER_BELOW * x.numel()
         path = "scatter" if sparse else "grouped"
     if path == "scatter":
+        y = compiled_scatter(x, weight, delays, history)
+        if y is not None:
+            return y + bias if bias is not None else y
         return scatter_delay_linear(x, plan_scatter(weight, delays), bias, history)
     return grouped_delay_linear(x, plan_delay_groups(weight, delays), weight.shape[0], bias, history)
 

@@ -1,0 +1,355 @@
+// Event-driven synaptic-delay kernels (CPU, float32 / float64); the pure-PyTorch references are in
+// snn/synapses/delay_functional.py (delay_conv) and snn/backends/torch/delay.py (scatter / grouped paths).
+//
+// Time-major tensors throughout: a sequence (S, B, C) is S * B rows of C values, row r = s * B + b.
+//
+// delay_events(x (R, C)) -> (row_ptr int64 (R + 1), cols int32 (nnz), vals (nnz)): the nonzero entries of x, row by
+//   row (CSR). The training kernels take this instead of x: it is what they save for backward.
+// delay_conv_forward(row_ptr, cols, vals, kt (K, C, O), steps, batch) -> y (steps, batch, O):
+//   y[t, b] = sum_n sum_j x[t + n, b, j] kt[n, j]  (x has steps + K - 1 rows of history-included input per batch);
+//   the causal convolution of delay_conv with kt[n, j, i] = kernel[i, j, n].
+// delay_conv_grad_kernel(row_ptr, cols, vals, gy (steps, batch, O), K) -> gk (K, C, O):
+//   gk[n, j] = sum_{t, b} x[t + n, b, j] gy[t, b], the gradient of delay_conv_forward with respect to kt.
+// delay_scatter(x (S, B, C), weight (O, C), delays int64 (O, C), history) -> y (S - history, B, O):
+//   y[t, b, i] = sum_j weight[i, j] x[history + t - delays[i, j], b, j]; inputs before the sequence are zero.
+//   Every nonzero input adds its column's nonzero weights to the output rows its delays point at.
+//
+// Sums run in a fixed order (events in row order, taps in order), so results do not depend on the thread count.
+
+#include <torch/library.h>
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace {
+
+void check_cpu(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.device().is_cpu(), "spikeforge delay kernels: ", name, ": expected a CPU tensor, got ",
+              t.device());
+}
+
+void check_float(const at::Tensor& t, const char* name) {
+  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, "spikeforge delay kernels: ", name,
+              ": expected float32 or float64, got ", t.scalar_type());
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> delay_events(const at::Tensor& x_in) {
+  check_cpu(x_in, "x");
+  check_float(x_in, "x");
+  TORCH_CHECK(x_in.dim() == 2, "spikeforge delay_events: x: expected (rows, channels), got ", x_in.sizes());
+  const at::Tensor x = x_in.contiguous();
+  const int64_t R = x.size(0), C = x.size(1);
+  at::Tensor row_ptr = at::zeros({R + 1}, x.options().dtype(at::kLong));
+  int64_t* rp = row_ptr.data_ptr<int64_t>();
+  at::Tensor cols, vals;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "delay_events", [&] {
+    const scalar_t* xp = x.data_ptr<scalar_t>();
+    at::parallel_for(0, R, 256, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        int64_t n = 0;
+        for (int64_t j = 0; j < C; ++j) n += xp[r * C + j] != scalar_t(0);
+        rp[r + 1] = n;
+      }
+    });
+    for (int64_t r = 0; r < R; ++r) rp[r + 1] += rp[r];
+    cols = at::empty({rp[R]}, x.options().dtype(at::kInt));
+    vals = at::empty({rp[R]}, x.options());
+    int32_t* cp = cols.data_ptr<int32_t>();
+    scalar_t* vp = vals.data_ptr<scalar_t>();
+    at::parallel_for(0, R, 256, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        int64_t k = rp[r];
+        for (int64_t j = 0; j < C; ++j) {
+          const scalar_t v = xp[r * C + j];
+          if (v != scalar_t(0)) { cp[k] = static_cast<int32_t>(j); vp[k] = v; ++k; }
+        }
+      }
+    });
+  });
+  return {row_ptr, cols, vals};
+}
+
+void check_events(const at::Tensor& row_ptr, const at::Tensor& cols, const at::Tensor& vals, int64_t rows,
+                  int64_t C) {
+  check_cpu(row_ptr, "row_ptr");
+  check_cpu(cols, "cols");
+  check_cpu(vals, "vals");
+  check_float(vals, "vals");
+  TORCH_CHECK(row_ptr.scalar_type() == at::kLong && row_ptr.dim() == 1 && row_ptr.size(0) == rows + 1 &&
+              row_ptr.is_contiguous(), "spikeforge delay kernels: row_ptr: expected contiguous int64 (",
+              rows + 1, ",), got ", row_ptr.scalar_type(), " ", row_ptr.sizes());
+  TORCH_CHECK(cols.scalar_type() == at::kInt && cols.dim() == 1 && cols.is_contiguous() && vals.dim() == 1 &&
+              vals.is_contiguous() && cols.size(0) == vals.size(0),
+              "spikeforge delay kernels: cols / vals: expected contiguous int32 / float vectors of one length");
+  const int64_t* rp = row_ptr.data_ptr<int64_t>();
+  TORCH_CHECK(rp[0] == 0 && rp[rows] == cols.size(0), "spikeforge delay kernels: row_ptr: expected 0 .. ",
+              cols.size(0), ", got ", rp[0], " .. ", rp[rows]);
+  for (int64_t r = 0; r < rows; ++r)
+    TORCH_CHECK(rp[r] <= rp[r + 1], "spikeforge delay kernels: row_ptr: expected non-decreasing offsets");
+  const int32_t* cp = cols.data_ptr<int32_t>();
+  for (int64_t e = 0; e < cols.size(0); ++e)
+    TORCH_CHECK(cp[e] >= 0 && cp[e] < C, "spikeforge delay kernels: cols: index ", cp[e], " out of range for ", C,
+                " input channels");
+}
+
+// Four 64-byte vectors (GCC vector extension): the block of output features held in registers at a time.
+template <typename T>
+struct Vec {
+  typedef T V __attribute__((vector_size(64)));
+  static constexpr int64_t LANES = 64 / sizeof(T), WIDTH = 4 * LANES;
+  static V load(const T* p) { V v; std::memcpy(&v, p, sizeof(V)); return v; }
+  static void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
+};
+
+// dst[0:w] = acc[0:w] + sum_e v_e * rows[cp[e] * O + 0:w], e in [e0, e1); full blocks (w = WIDTH) in registers.
+template <typename T, bool BINARY>
+inline void gather_add(T* dst, const T* acc, const T* rows, const int32_t* cp, const T* vp, int64_t e0, int64_t e1,
+                       int64_t O, int64_t w) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  if (w == X::WIDTH) {
+    constexpr int64_t L = X::LANES;
+    V a0 = X::load(acc), a1 = X::load(acc + L), a2 = X::load(acc + 2 * L), a3 = X::load(acc + 3 * L);
+    for (int64_t e = e0; e < e1; ++e) {
+      const T* src = rows + cp[e] * O;
+      if (BINARY) {
+        a0 += X::load(src); a1 += X::load(src + L); a2 += X::load(src + 2 * L); a3 += X::load(src + 3 * L);
+      } else {
+        const T v = vp[e];
+        a0 += v * X::load(src); a1 += v * X::load(src + L); a2 += v * X::load(src + 2 * L);
+        a3 += v * X::load(src + 3 * L);
+      }
+    }
+    X::store(dst, a0); X::store(dst + L, a1); X::store(dst + 2 * L, a2); X::store(dst + 3 * L, a3);
+  } else {
+    for (int64_t k = 0; k < w; ++k) {
+      T a = acc[k];
+      for (int64_t e = e0; e < e1; ++e) a += BINARY ? rows[cp[e] * O + k] : vp[e] * rows[cp[e] * O + k];
+      dst[k] = a;
+    }
+  }
+}
+
+// rows[cp[e] * O + 0:w] += v_e * src[0:w] for e in [e0, e1); src held in registers for full blocks.
+template <typename T, bool BINARY>
+inline void scatter_rows(T* rows, const T* src, const int32_t* cp, const T* vp, int64_t e0, int64_t e1, int64_t O,
+                         int64_t w) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  if (w == X::WIDTH) {
+    constexpr int64_t L = X::LANES;
+    const V g0 = X::load(src), g1 = X::load(src + L), g2 = X::load(src + 2 * L), g3 = X::load(src + 3 * L);
+    for (int64_t e = e0; e < e1; ++e) {
+      T* dst = rows + cp[e] * O;
+      if (BINARY) {
+        X::store(dst, X::load(dst) + g0); X::store(dst + L, X::load(dst + L) + g1);
+        X::store(dst + 2 * L, X::load(dst + 2 * L) + g2); X::store(dst + 3 * L, X::load(dst + 3 * L) + g3);
+      } else {
+        const T v = vp[e];
+        X::store(dst, X::load(dst) + v * g0); X::store(dst + L, X::load(dst + L) + v * g1);
+        X::store(dst + 2 * L, X::load(dst + 2 * L) + v * g2); X::store(dst + 3 * L, X::load(dst + 3 * L) + v * g3);
+      }
+    }
+  } else {
+    for (int64_t e = e0; e < e1; ++e)
+      for (int64_t k = 0; k < w; ++k) rows[cp[e] * O + k] += BINARY ? src[k] : vp[e] * src[k];
+  }
+}
+
+// Rows are taken in blocks of ROW_BLOCK; within a block tap by tap, so that one tap's (C, O) slice of kt stays in
+// cache while it is added into the block's output rows.
+constexpr int64_t ROW_BLOCK = 128;
+
+template <typename T, bool BINARY>
+void conv_forward(const int64_t* rp, const int32_t* cp, const T* vp, const T* kt, T* y, int64_t steps, int64_t B,
+                  int64_t K, int64_t C, int64_t O) {
+  const int64_t R = steps * B, width = Vec<T>::WIDTH;
+  at::parallel_for(0, (R + ROW_BLOCK - 1) / ROW_BLOCK, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t blk = lo; blk < hi; ++blk) {
+      const int64_t r0 = blk * ROW_BLOCK, r1 = std::min(R, r0 + ROW_BLOCK);
+      std::fill(y + r0 * O, y + r1 * O, T(0));
+      for (int64_t n = 0; n < K; ++n) {
+        const T* kn = kt + n * C * O;
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t xr = r + n * B;  // input row (t + n, b) of output row (t, b)
+          if (rp[xr] == rp[xr + 1]) continue;
+          for (int64_t c0 = 0; c0 < O; c0 += width) {
+            T* yr = y + r * O + c0;
+            gather_add<T, BINARY>(yr, yr, kn + c0, cp, vp, rp[xr], rp[xr + 1], O, std::min(width, O - c0));
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename T, bool BINARY>
+void conv_grad_kernel(const int64_t* rp, const int32_t* cp, const T* vp, const T* gy, T* gk, int64_t steps,
+                      int64_t B, int64_t K, int64_t C, int64_t O) {
+  const int64_t width = Vec<T>::WIDTH;
+  at::parallel_for(0, K, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t n = lo; n < hi; ++n) {
+      T* gn = gk + n * C * O;
+      for (int64_t r = 0; r < steps * B; ++r) {
+        const int64_t xr = r + n * B;  // row (t + n, b)
+        if (rp[xr] == rp[xr + 1]) continue;
+        for (int64_t c0 = 0; c0 < O; c0 += width)
+          scatter_rows<T, BINARY>(gn + c0, gy + r * O + c0, cp, vp, rp[xr], rp[xr + 1], O, std::min(width, O - c0));
+      }
+    }
+  });
+}
+
+template <typename T>
+bool all_ones(const T* v, int64_t n) {
+  for (int64_t k = 0; k < n; ++k)
+    if (v[k] != T(1)) return false;
+  return true;
+}
+
+at::Tensor delay_conv_forward(const at::Tensor& row_ptr, const at::Tensor& cols, const at::Tensor& vals,
+                              const at::Tensor& kt_in, int64_t steps, int64_t batch) {
+  check_cpu(kt_in, "kt");
+  TORCH_CHECK(kt_in.dim() == 3 && kt_in.scalar_type() == vals.scalar_type(),
+              "spikeforge delay_conv_forward: kt: expected (K, in, out) of the events' dtype, got ",
+              kt_in.scalar_type(), " ", kt_in.sizes());
+  const at::Tensor kt = kt_in.contiguous();
+  const int64_t K = kt.size(0), C = kt.size(1), O = kt.size(2);
+  TORCH_CHECK(steps >= 0 && batch >= 1, "spikeforge delay_conv_forward: steps / batch out of range");
+  check_events(row_ptr, cols, vals, (steps + K - 1) * batch, C);
+  at::Tensor y = at::empty({steps, batch, O}, kt.options());
+  AT_DISPATCH_FLOATING_TYPES(kt.scalar_type(), "delay_conv_forward", [&] {
+    const scalar_t* vp = vals.data_ptr<scalar_t>();
+    auto run = all_ones(vp, vals.numel()) ? conv_forward<scalar_t, true> : conv_forward<scalar_t, false>;
+    run(row_ptr.data_ptr<int64_t>(), cols.data_ptr<int32_t>(), vp, kt.data_ptr<scalar_t>(),
+        y.data_ptr<scalar_t>(), steps, batch, K, C, O);
+  });
+  return y;
+}
+
+at::Tensor delay_conv_grad_kernel(const at::Tensor& row_ptr, const at::Tensor& cols, const at::Tensor& vals,
+                                  const at::Tensor& gy_in, int64_t K, int64_t C) {
+  check_cpu(gy_in, "gy");
+  TORCH_CHECK(gy_in.dim() == 3 && gy_in.scalar_type() == vals.scalar_type() && K >= 1 && C >= 1,
+              "spikeforge delay_conv_grad_kernel: gy: expected (steps, batch, out) of the events' dtype, got ",
+              gy_in.scalar_type(), " ", gy_in.sizes());
+  const at::Tensor gy = gy_in.contiguous();
+  const int64_t steps = gy.size(0), B = gy.size(1), O = gy.size(2);
+  check_events(row_ptr, cols, vals, (steps + K - 1) * B, C);
+  at::Tensor gk = at::zeros({K, C, O}, gy.options());
+  AT_DISPATCH_FLOATING_TYPES(gy.scalar_type(), "delay_conv_grad_kernel", [&] {
+    const scalar_t* vp = vals.data_ptr<scalar_t>();
+    const int32_t* cp = cols.data_ptr<int32_t>();
+    auto run = all_ones(vp, vals.numel()) ? conv_grad_kernel<scalar_t, true> : conv_grad_kernel<scalar_t, false>;
+    run(row_ptr.data_ptr<int64_t>(), cp, vp, gy.data_ptr<scalar_t>(), gk.data_ptr<scalar_t>(), steps, B, K, C, O);
+  });
+  return gk;
+}
+
+// Fan-out table: the live synapses of input j are entries start[j] .. start[j + 1], ordered by delay then output;
+// offset = delay * O + output (the entry's place in a (steps, O) buffer relative to the row of delay 0).
+template <typename T>
+struct FanOut {
+  std::vector<int64_t> start;
+  std::vector<int32_t> offset;
+  std::vector<T> weight;
+  int64_t max_delay = 0;
+};
+
+template <typename T>
+FanOut<T> plan_fan_out(const T* w, const int64_t* d, int64_t O, int64_t C) {
+  FanOut<T> p;
+  p.start.assign(C + 1, 0);
+  std::vector<int64_t> order;
+  for (int64_t j = 0; j < C; ++j) {
+    order.clear();
+    for (int64_t i = 0; i < O; ++i)
+      if (w[i * C + j] != T(0)) order.push_back(i);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return d[a * C + j] < d[b * C + j]; });
+    for (int64_t i : order) {
+      p.offset.push_back(static_cast<int32_t>(d[i * C + j] * O + i));
+      p.weight.push_back(w[i * C + j]);
+      p.max_delay = std::max(p.max_delay, d[i * C + j]);
+    }
+    p.start[j + 1] = static_cast<int64_t>(p.offset.size());
+  }
+  return p;
+}
+
+// base[off[f]] += v * w[f]; the offsets of one input are distinct (one entry per output), so no two f collide.
+template <typename T>
+inline void scatter_add(T* __restrict base, const int32_t* __restrict off, const T* __restrict w, T v, int64_t n) {
+  for (int64_t f = 0; f < n; ++f) base[off[f]] += v * w[f];
+}
+
+at::Tensor delay_scatter(const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& delays_in,
+                         int64_t history) {
+  check_cpu(x_in, "x");
+  check_cpu(weight_in, "weight");
+  check_cpu(delays_in, "delays");
+  check_float(x_in, "x");
+  TORCH_CHECK(x_in.dim() == 3, "spikeforge delay_scatter: x: expected (steps, batch, in), got ", x_in.sizes());
+  const int64_t S = x_in.size(0), B = x_in.size(1), C = x_in.size(2);
+  TORCH_CHECK(weight_in.dim() == 2 && weight_in.size(1) == C && weight_in.scalar_type() == x_in.scalar_type(),
+              "spikeforge delay_scatter: weight: expected (out, ", C, ") of x's dtype, got ",
+              weight_in.scalar_type(), " ", weight_in.sizes());
+  const int64_t O = weight_in.size(0);
+  TORCH_CHECK(delays_in.scalar_type() == at::kLong && delays_in.sizes() == weight_in.sizes(),
+              "spikeforge delay_scatter: delays: expected int64 of the weight's shape ", weight_in.sizes(), ", got ",
+              delays_in.scalar_type(), " ", delays_in.sizes());
+  TORCH_CHECK(history >= 0 && history <= S, "spikeforge delay_scatter: history: expected 0..", S, ", got ",
+              history);
+  const at::Tensor x = x_in.contiguous(), weight = weight_in.contiguous(), delays = delays_in.contiguous();
+  const int64_t* dp = delays.data_ptr<int64_t>();
+  for (int64_t k = 0; k < delays.numel(); ++k)
+    TORCH_CHECK(dp[k] >= 0, "spikeforge delay_scatter: delays: expected non-negative steps, got ", dp[k]);
+  const int64_t T = S - history;
+  at::Tensor y = at::empty({T, B, O}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "delay_scatter", [&] {
+    const FanOut<scalar_t> p = plan_fan_out(weight.data_ptr<scalar_t>(), dp, O, C);
+    TORCH_CHECK((S + p.max_delay) * O < (int64_t(1) << 31), "spikeforge delay_scatter: sequence too long");
+    const scalar_t* xp = x.data_ptr<scalar_t>();
+    scalar_t* yp = y.data_ptr<scalar_t>();
+    // One batch element at a time into buf (S + max_delay, O): row s + d collects input step s delayed by d.
+    at::parallel_for(0, B, 1, [&](int64_t lo, int64_t hi) {
+      std::vector<scalar_t> buf((S + p.max_delay) * O);
+      for (int64_t b = lo; b < hi; ++b) {
+        std::fill(buf.begin(), buf.end(), scalar_t(0));
+        for (int64_t s = 0; s < S; ++s) {
+          const scalar_t* xr = xp + (s * B + b) * C;
+          scalar_t* base = buf.data() + s * O;
+          for (int64_t j = 0; j < C; ++j) {
+            const scalar_t v = xr[j];
+            if (v == scalar_t(0)) continue;
+            const int32_t* off = p.offset.data() + p.start[j];
+            const scalar_t* w = p.weight.data() + p.start[j];
+            const int64_t n = p.start[j + 1] - p.start[j];
+            scatter_add(base, off, w, v, n);
+          }
+        }
+        for (int64_t t = 0; t < T; ++t) std::copy_n(buf.data() + (history + t) * O, O, yp + (t * B + b) * O);
+      }
+    });
+  });
+  return y;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(spikeforge, m) {
+  m.def("delay_events(Tensor x) -> (Tensor, Tensor, Tensor)");
+  m.def("delay_conv_forward(Tensor row_ptr, Tensor cols, Tensor vals, Tensor kt, int steps, int batch) -> Tensor");
+  m.def("delay_conv_grad_kernel(Tensor row_ptr, Tensor cols, Tensor vals, Tensor gy, int K, int C) -> Tensor");
+  m.def("delay_scatter(Tensor x, Tensor weight, Tensor delays, int history) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(spikeforge, CPU, m) {
+  m.impl("delay_events", &delay_events);
+  m.impl("delay_conv_forward", &delay_conv_forward);
+  m.impl("delay_conv_grad_kernel", &delay_conv_grad_kernel);
+  m.impl("delay_scatter", &delay_scatter);
+}
