@@ -106,18 +106,22 @@ def test_compiled_scatter_rejects_bad_input(ops):
 
 @pytest.mark.parametrize("binary", [True, False])
 @pytest.mark.parametrize("input_grad", [False, True])
-def test_event_conv_equals_dense_conv_output_and_gradients(ops, binary, input_grad):
+def test_event_path_equals_dense_reference_output_and_gradients(ops, binary, input_grad):
     """float64, so that the different summation orders agree to rounding; 70 outputs: full and partial blocks."""
     K, n_in, n_out = 7, 11, 70
+    g = torch.Generator().manual_seed(4)
     x = _spikes((30 + K - 1, 3, n_in), 0.15, 4, binary).requires_grad_(input_grad)
-    kernel = torch.randn(n_out, n_in, K, dtype=torch.float64, requires_grad=True)
-    bias = torch.randn(n_out, dtype=torch.float64, requires_grad=True)
-    g = torch.randn(30, 3, n_out, dtype=torch.float64)
+    weight = torch.randn(n_out, n_in, dtype=torch.float64, generator=g, requires_grad=True)
+    positions = (torch.rand(n_out, n_in, dtype=torch.float64, generator=g) * 6 - 3).requires_grad_()
+    bias = torch.randn(n_out, dtype=torch.float64, generator=g, requires_grad=True)
+    sigma = torch.tensor(1.3, dtype=torch.float64)
+    gy = torch.randn(30, 3, n_out, dtype=torch.float64, generator=g)
     results = []
-    for conv in (E.delay_conv_events, D.delay_conv):
-        y = conv(x, kernel, bias)
-        grads = torch.autograd.grad((y * g).sum(), [x, kernel, bias] if input_grad else [kernel, bias])
-        results.append((y, *grads))
+    for run in (E.gaussian_delay_events,
+                lambda x, w, p, s, k, b: D.delay_conv(x, D.gaussian_kernel(w, p, s, k), b)):
+        y = run(x, weight, positions, sigma, K, bias)
+        inputs = [x, weight, positions, bias] if input_grad else [weight, positions, bias]
+        results.append((y, *torch.autograd.grad((y * gy).sum(), inputs)))
     for got, want in zip(*results):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
@@ -157,32 +161,35 @@ def test_event_path_layer_equals_fallback_layer_in_float64(ops, monkeypatch):
 
 def test_auto_takes_the_event_path_only_for_sparse_covered_input(ops, monkeypatch):
     calls = []
-    monkeypatch.setattr(E, "delay_conv_events", lambda *a, **k: calls.append("events") or D.delay_conv(*a[:3]))
-    kernel = torch.randn(4, 6, 5)
-    E.delay_conv_auto(_spikes((20, 2, 6), 0.05, 8, dtype=torch.float32), kernel)
-    E.delay_conv_auto(torch.rand(20, 2, 6), kernel)                                     # dense input
-    E.delay_conv_auto(_spikes((20, 2, 6), 0.05, 8, dtype=torch.bfloat16), kernel.bfloat16())  # dtype not covered
+    monkeypatch.setattr(E, "gaussian_delay_events", lambda *a, **k: calls.append("events"))
+    w, p = torch.randn(4, 6), torch.zeros(4, 6)
+    spikes = _spikes((20, 2, 6), 0.05, 8, dtype=torch.float32)
+    E.gaussian_delay_auto(spikes, w, p, 1.0, 5)
+    E.gaussian_delay_auto(torch.rand(20, 2, 6), w, p, 1.0, 5)                      # dense input
+    E.gaussian_delay_auto(spikes.bfloat16(), w.bfloat16(), p.bfloat16(), 1.0, 5)  # dtype not covered
+    E.gaussian_delay_auto(spikes, w, p, torch.tensor(1.0, requires_grad=True), 5)  # sigma to be trained
     monkeypatch.setenv("SPIKEFORGE_KERNELS", "0")
-    E.delay_conv_auto(_spikes((20, 2, 6), 0.05, 8, dtype=torch.float32), kernel)         # kernels off
+    E.gaussian_delay_auto(spikes, w, p, 1.0, 5)                                    # kernels off
     assert calls == ["events"]
 
 
-def test_event_conv_rejects_bad_input(ops, monkeypatch):
-    x, kernel = torch.zeros(10, 2, 3), torch.zeros(4, 3, 5)
-    with pytest.raises(ValueError, match=r"delay_conv_events: expected .* got x torch.float32 \(10, 2, 3\) .* "
-                                         r"kernel torch.float64"):
-        E.delay_conv_events(x, kernel.double())
+def test_event_path_rejects_bad_input(ops, monkeypatch):
+    x, w, p = torch.zeros(10, 2, 3), torch.zeros(4, 3), torch.zeros(4, 3)
+    with pytest.raises(ValueError, match=r"gaussian_delay_events: expected .* got x torch.float32 \(10, 2, 3\) .* "
+                                         r"weight torch.float64"):
+        E.gaussian_delay_events(x, w.double(), p, 1.0, 5)
     with pytest.raises(ValueError, match=r"got x torch.float32 \(3, 2, 3\)"):  # shorter than the kernel
-        E.delay_conv_events(x[:3], kernel)
+        E.gaussian_delay_events(x[:3], w, p, 1.0, 5)
+    kt = torch.zeros(5, 3, 4)
     row_ptr, cols, vals = ops.delay_events(x.reshape(-1, 3))
     with pytest.raises(RuntimeError, match=r"row_ptr: expected contiguous int64 \(23,\)"):
-        ops.delay_conv_forward(row_ptr, cols, vals, kernel.permute(2, 1, 0), 7, 2)
+        ops.delay_conv_forward(row_ptr, cols, vals, kt, 7, 2)
     with pytest.raises(RuntimeError, match="cols: index 3 out of range for 3 input channels"):
-        ops.delay_conv_forward(torch.tensor([0] + [1] * 12), torch.tensor([3], dtype=torch.int32),
-                               torch.ones(1), kernel.permute(2, 1, 0), 2, 2)
+        ops.delay_conv_forward(torch.tensor([0] + [1] * 12), torch.tensor([3], dtype=torch.int32), torch.ones(1), kt,
+                               2, 2)
     monkeypatch.setenv("SPIKEFORGE_KERNELS", "0")
     with pytest.raises(ValueError, match="compiled kernels: off"):
-        E.delay_conv_events(x, kernel)
+        E.gaussian_delay_events(x, w, p, 1.0, 5)
 
 
 def test_fallback_layer_runs_without_kernels(fallback):

@@ -25,7 +25,7 @@ from .. import _checks
 from ..backends.torch.delay import integer_delay_linear
 from ..neurons.base import Stateful
 from . import delay_functional as D
-from .delay_events import delay_conv_auto
+from .delay_events import gaussian_delay_auto
 
 __all__ = ["SigmaSchedule", "DelayState", "DelayedLinear", "AxonalDelayedLinear", "check_max_delay"]
 
@@ -197,7 +197,7 @@ class DelayedLinear(_DelayBase):
         return D.gaussian_kernel(self.weight, self.positions, self.sigma, self.max_delay)
 
     def _train_forward(self, full: torch.Tensor) -> torch.Tensor:
-        return delay_conv_auto(full, self.kernel(), self.bias)
+        return gaussian_delay_auto(full, self.weight, self.positions, self.sigma, self.max_delay, self.bias)
 
     def _integer_forward(self, full: torch.Tensor) -> torch.Tensor:
         return integer_delay_linear(full, self.weight, self.delays(), self.bias, history=self.max_delay - 1)

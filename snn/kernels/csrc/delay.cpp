@@ -251,39 +251,48 @@ at::Tensor delay_conv_grad_kernel(const at::Tensor& row_ptr, const at::Tensor& c
 }
 
 // Fan-out table: the live synapses of input j are entries start[j] .. start[j + 1], ordered by delay then output;
-// offset = delay * O + output (the entry's place in a (steps, O) buffer relative to the row of delay 0).
+// an entry's offset = delay * stride + output, its place relative to the output row of delay 0.
+template <typename T>
+struct Synapse {
+  int32_t offset;
+  T weight;
+};
+
 template <typename T>
 struct FanOut {
   std::vector<int64_t> start;
-  std::vector<int32_t> offset;
-  std::vector<T> weight;
+  std::vector<Synapse<T>> synapses;
   int64_t max_delay = 0;
 };
 
 template <typename T>
-FanOut<T> plan_fan_out(const T* w, const int64_t* d, int64_t O, int64_t C) {
+FanOut<T> plan_fan_out(const T* w, const int64_t* d, int64_t O, int64_t C, int64_t stride) {
   FanOut<T> p;
   p.start.assign(C + 1, 0);
-  std::vector<int64_t> order;
-  for (int64_t j = 0; j < C; ++j) {
-    order.clear();
+  for (int64_t k = 0; k < O * C; ++k) p.max_delay = std::max(p.max_delay, w[k] != T(0) ? d[k] : 0);
+  TORCH_CHECK(p.max_delay * stride + O < (int64_t(1) << 31), "spikeforge delay_scatter: delays up to ",
+              p.max_delay, " steps are too long for this kernel");
+  std::vector<int64_t> count(p.max_delay + 2);
+  for (int64_t j = 0; j < C; ++j) {  // counting sort of column j by delay; outputs stay in order
+    std::fill(count.begin(), count.end(), 0);
     for (int64_t i = 0; i < O; ++i)
-      if (w[i * C + j] != T(0)) order.push_back(i);
-    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return d[a * C + j] < d[b * C + j]; });
-    for (int64_t i : order) {
-      p.offset.push_back(static_cast<int32_t>(d[i * C + j] * O + i));
-      p.weight.push_back(w[i * C + j]);
-      p.max_delay = std::max(p.max_delay, d[i * C + j]);
-    }
-    p.start[j + 1] = static_cast<int64_t>(p.offset.size());
+      if (w[i * C + j] != T(0)) ++count[d[i * C + j] + 1];
+    for (int64_t k = 1; k < static_cast<int64_t>(count.size()); ++k) count[k] += count[k - 1];
+    const int64_t base = static_cast<int64_t>(p.synapses.size());
+    p.synapses.resize(base + count.back());
+    for (int64_t i = 0; i < O; ++i)
+      if (w[i * C + j] != T(0))
+        p.synapses[base + count[d[i * C + j]]++] = {static_cast<int32_t>(d[i * C + j] * stride + i), w[i * C + j]};
+    p.start[j + 1] = static_cast<int64_t>(p.synapses.size());
   }
   return p;
 }
 
-// base[off[f]] += v * w[f]; the offsets of one input are distinct (one entry per output), so no two f collide.
-template <typename T>
-inline void scatter_add(T* __restrict base, const int32_t* __restrict off, const T* __restrict w, T v, int64_t n) {
-  for (int64_t f = 0; f < n; ++f) base[off[f]] += v * w[f];
+// base[offset] += v * weight over n synapses; the offsets of one input are distinct (one entry per output).
+template <typename T, bool BINARY>
+inline void scatter_add(T* __restrict base, const Synapse<T>* __restrict syn, T v, int64_t n) {
+#pragma GCC unroll 4
+  for (int64_t f = 0; f < n; ++f) base[syn[f].offset] += BINARY ? syn[f].weight : v * syn[f].weight;
 }
 
 at::Tensor delay_scatter(const at::Tensor& x_in, const at::Tensor& weight_in, const at::Tensor& delays_in,
@@ -310,11 +319,11 @@ at::Tensor delay_scatter(const at::Tensor& x_in, const at::Tensor& weight_in, co
   const int64_t T = S - history;
   at::Tensor y = at::empty({T, B, O}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "delay_scatter", [&] {
-    const FanOut<scalar_t> p = plan_fan_out(weight.data_ptr<scalar_t>(), dp, O, C);
-    TORCH_CHECK((S + p.max_delay) * O < (int64_t(1) << 31), "spikeforge delay_scatter: sequence too long");
+    const FanOut<scalar_t> p = plan_fan_out(weight.data_ptr<scalar_t>(), dp, O, C, O);
     const scalar_t* xp = x.data_ptr<scalar_t>();
     scalar_t* yp = y.data_ptr<scalar_t>();
-    // One batch element at a time into buf (S + max_delay, O): row s + d collects input step s delayed by d.
+    // One batch element at a time into buf (S + max_delay, O), contiguous so that the K rows an input reaches stay
+    // in L1: row s + d collects input step s delayed by d; rows history .. S are the output.
     at::parallel_for(0, B, 1, [&](int64_t lo, int64_t hi) {
       std::vector<scalar_t> buf((S + p.max_delay) * O);
       for (int64_t b = lo; b < hi; ++b) {
@@ -325,10 +334,10 @@ at::Tensor delay_scatter(const at::Tensor& x_in, const at::Tensor& weight_in, co
           for (int64_t j = 0; j < C; ++j) {
             const scalar_t v = xr[j];
             if (v == scalar_t(0)) continue;
-            const int32_t* off = p.offset.data() + p.start[j];
-            const scalar_t* w = p.weight.data() + p.start[j];
+            const Synapse<scalar_t>* syn = p.synapses.data() + p.start[j];
             const int64_t n = p.start[j + 1] - p.start[j];
-            scatter_add(base, off, w, v, n);
+            if (v == scalar_t(1)) scatter_add<scalar_t, true>(base, syn, v, n);
+            else scatter_add<scalar_t, false>(base, syn, v, n);
           }
         }
         for (int64_t t = 0; t < T; ++t) std::copy_n(buf.data() + (history + t) * O, O, yp + (t * B + b) * O);
