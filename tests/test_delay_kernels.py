@@ -90,6 +90,21 @@ def _column_sums(x, d, T):
     return out
 
 
+def test_auto_path_uses_the_compiled_threshold(ops, monkeypatch):
+    calls = []
+    monkeypatch.setattr(TD, "grouped_delay_linear", lambda *a, **k: calls.append("grouped"))
+    monkeypatch.setattr(TD, "scatter_delay_linear", lambda *a, **k: calls.append("torch scatter"))
+    w, d = torch.randn(4, 10), torch.randint(0, 5, (4, 10))
+    x = _spikes((20, 2, 10), 0.35, 10, dtype=torch.float32)  # between SCATTER_BELOW and COMPILED_SCATTER_BELOW
+    assert TD.SCATTER_BELOW < torch.count_nonzero(x) / x.numel() < TD.COMPILED_SCATTER_BELOW
+    TD.integer_delay_linear(x, w, d)                   # compiled scatter
+    TD.integer_delay_linear(torch.rand(20, 2, 10), w, d)
+    monkeypatch.setenv("SPIKEFORGE_KERNELS", "0")
+    TD.integer_delay_linear(x, w, d)
+    TD.integer_delay_linear(x, w, d, path="scatter")
+    assert calls == ["grouped", "grouped", "torch scatter"]
+
+
 def test_compiled_scatter_rejects_bad_input(ops):
     x, w, d = torch.zeros(5, 2, 3), torch.ones(4, 3), torch.zeros(4, 3, dtype=torch.int64)
     with pytest.raises(RuntimeError, match="delays: expected non-negative steps, got -1"):

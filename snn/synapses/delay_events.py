@@ -29,7 +29,7 @@ __all__ = ["EVENTS_BELOW", "event_path_applies", "gaussian_delay_events", "gauss
 
 # delay_conv_auto takes the event path when fewer than this share of the inputs (history included) are nonzero:
 # above it the dense conv1d is as fast (docs/benchmarks.md, "Delays", training density rows).
-EVENTS_BELOW = 0.3
+EVENTS_BELOW = 0.25
 
 
 def event_path_applies(x: torch.Tensor, weight: torch.Tensor, positions: torch.Tensor, sigma, max_delay: int) -> bool:

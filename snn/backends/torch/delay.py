@@ -10,7 +10,9 @@ Two paths give the same numbers (delays ``D`` in steps, inputs before the sequen
   nonzero inputs times the nonzero weights of their column, independent of ``K``.
 
 :func:`integer_delay_linear` takes the scatter path when the share of nonzero inputs is below ``SCATTER_BELOW``
-(spike trains), the grouped one otherwise; ``with delay_path("scatter" | "grouped"):`` forces one for the code in
+(spike trains), the grouped one otherwise. The scatter path runs as the compiled kernel ``spikeforge::delay_scatter``
+(``snn/kernels/csrc/delay.cpp``; then the threshold is ``COMPILED_SCATTER_BELOW``) where :func:`compiled_applies`, in
+PyTorch (the reference and fallback) otherwise. ``with delay_path("scatter" | "grouped"):`` forces a path for the code in
 the block (the front end's ``eval()`` mode and this backend both call :func:`integer_delay_linear`).
 """
 
@@ -27,14 +29,17 @@ import torch
 from ... import ir, kernels
 from .simulator import register_kernel
 
-__all__ = ["PATHS", "SCATTER_BELOW", "SPARSE_BELOW", "delay_path", "DelayGroup", "plan_delay_groups",
-           "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "compiled_scatter",
-           "integer_delay_linear"]
+__all__ = ["PATHS", "SCATTER_BELOW", "COMPILED_SCATTER_BELOW", "SPARSE_BELOW", "delay_path", "DelayGroup", "plan_delay_groups",
+           "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "compiled_applies",
+           "compiled_scatter", "integer_delay_linear"]
 
 PATHS = ("auto", "scatter", "grouped")
 # "auto" scatters when fewer than this share of the inputs are nonzero: on CPU the scatter path beats the grouped
 # path and a dense K-tap conv1d up to about this density (docs/benchmarks.md, "Delays", density rows).
 SCATTER_BELOW = 0.2
+# The same for the compiled scatter kernel (snn/kernels/csrc/delay.cpp), about 5x faster than the PyTorch one: it beats
+# the grouped path up to high densities for per-synapse delays, up to about 30% for axonal delays (docs/delays.md).
+COMPILED_SCATTER_BELOW = 0.5
 # A delay group runs as a sparse CSR matmul when its synapses fill less than this share of its dense block:
 # on CPU a sparse product costs about 20x a dense one per multiply-add.
 SPARSE_BELOW = 0.05
@@ -186,16 +191,21 @@ def scatter_delay_linear(x: torch.Tensor, plan: ScatterPlan, bias: Optional[torc
     return y + bias if bias is not None else y.contiguous()
 
 
+def compiled_applies(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor) -> bool:
+    """Whether the compiled scatter kernel can run: kernels built, CPU float32 / float64, no gradient to carry (the
+    compiled kernel has no backward)."""
+    return (kernels.ops() is not None and x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+            and weight.dtype == x.dtype and weight.device == x.device and delays.device == x.device
+            and not (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)))
+
+
 def compiled_scatter(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor, history: int = 0
                      ) -> Optional[torch.Tensor]:
-    """The scatter path without bias, compiled (``spikeforge::delay_scatter``); None where it does not apply: kernels
-    not built, not CPU float32 / float64, or a gradient to carry (the compiled kernel has no backward)."""
-    ops = kernels.ops()
-    if (ops is None or x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64)
-            or weight.dtype != x.dtype or weight.device != x.device or delays.device != x.device
-            or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad))):
+    """The scatter path without bias, compiled (``spikeforge::delay_scatter``); None where it does not apply
+    (:func:`compiled_applies`)."""
+    if not compiled_applies(x, weight, delays):
         return None
-    return ops.delay_scatter(x, weight, delays.to(torch.int64), history)
+    return kernels.ops().delay_scatter(x, weight, delays.to(torch.int64), history)
 
 
 def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
@@ -204,17 +214,19 @@ def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Te
     """``y_i[t] = sum_j W_ij x_j[t - d_ij] + b_i`` on ``x`` ``(history + T, B, in)`` -> ``(T, B, out)``.
 
     ``weight`` and ``delays`` (steps, int64) are ``(out, in)``. ``path``: ``auto`` (scatter when fewer than
-    ``SCATTER_BELOW`` of the inputs are nonzero), ``scatter`` or ``grouped``; None: the one set by
-    :func:`delay_path` (default ``auto``).
+    ``SCATTER_BELOW`` of the inputs are nonzero, ``COMPILED_SCATTER_BELOW`` where the compiled kernel runs), ``scatter``
+    or ``grouped``; None: the one set by :func:`delay_path` (default ``auto``). The scatter path runs compiled where
+    :func:`compiled_applies`, in PyTorch otherwise.
     """
     path = _check_path(_PATH.get() if path is None else path)
+    compiled = compiled_applies(x, weight, delays)
     if path == "auto":
-        sparse = int(torch.count_nonzero(x)) < SCATTER_BELOW * x.numel()
-        path = "scatter" if sparse else "grouped"
+        below = COMPILED_SCATTER_BELOW if compiled else SCATTER_BELOW
+        path = "scatter" if int(torch.count_nonzero(x)) < below * x.numel() else "grouped"
+    if path == "scatter" and compiled:
+        y = kernels.ops().delay_scatter(x, weight, delays.to(torch.int64), history)
+        return y + bias if bias is not None else y
     if path == "scatter":
-        y = compiled_scatter(x, weight, delays, history)
-        if y is not None:
-            return y + bias if bias is not None else y
         return scatter_delay_linear(x, plan_scatter(weight, delays), bias, history)
     return grouped_delay_linear(x, plan_delay_groups(weight, delays), weight.shape[0], bias, history)
 
