@@ -1,8 +1,9 @@
 """Dense synapses with learnable delays (DCLS method, SPEC §3): ``DelayedLinear`` and ``AxonalDelayedLinear``.
 
 Use them where spike timing carries the information (e.g. SHD): each synapse learns *when* its input arrives as
-well as how strongly. Training spreads every delay over ``K`` taps with a Gaussian of width ``sigma`` that the
-trainer anneals each epoch (:class:`SigmaSchedule`, via ``epoch_end``) from ``K//2`` down to 0.23; positions are
+well as how strongly. Training spreads every delay over ``K`` taps with a Gaussian of width ``sigma`` (computed over
+the active inputs only for spike trains when the compiled kernels are built: :mod:`snn.synapses.delay_events`) that
+the trainer anneals each epoch (:class:`SigmaSchedule`, via ``epoch_end``) from ``K//2`` down to 0.23; positions are
 clamped to ``[-(K//2), K//2]`` after each optimiser step (``after_optimizer_step``) and live in the parameter
 ``positions`` (give it its own optimiser group, e.g. ``match: positions``). In ``eval()`` mode, in streaming
 ``step`` at evaluation, and when lowered to the IR, the layer uses integer delays ``d = K//2 - round(P)`` and sigma 0:
