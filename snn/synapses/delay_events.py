@@ -42,25 +42,26 @@ def event_path_applies(x: torch.Tensor, weight: torch.Tensor, positions: torch.T
 
 
 def _gaussian(positions: torch.Tensor, width: float, max_delay: int):
-    """``(d, g, S)`` of :func:`~snn.synapses.delay_functional.gaussian_kernel`: ``d[n] = n - c``,
-    ``g[n] = exp(-0.5 (d[n] / width)^2)`` ``(..., K)`` and ``S = sum_n g + 1e-7``, in the same operation order."""
-    taps = torch.arange(max_delay, device=positions.device, dtype=positions.dtype)
-    d = taps - (positions + max_delay // 2).unsqueeze(-1)
+    """``(d, g, S)`` of :func:`~snn.synapses.delay_functional.gaussian_kernel` in the kernels' tap-major layout:
+    ``d[n] = n - c`` and ``g[n] = exp(-0.5 (d[n] / width)^2)`` ``(K, in, out)``, ``S = sum_n g + 1e-7`` ``(in, out)``;
+    ``positions`` ``(out, in)``. Same operations per element as the reference."""
+    taps = torch.arange(max_delay, device=positions.device, dtype=positions.dtype).view(-1, 1, 1)
+    d = taps - (positions.t().contiguous() + max_delay // 2)
     g = (d / width).square_().mul_(-0.5).exp_()
-    return d, g, g.sum(-1).add_(D.NORM_EPS)
+    return d, g, g.sum(0).add_(D.NORM_EPS)
 
 
 class _EventGaussianDelay(torch.autograd.Function):
     """``delay_conv(x, gaussian_kernel(weight, positions, width - 0.27, K))`` over the events of ``x`` (``row_ptr``,
     ``cols``, ``vals``: CSR of ``(S * B, in)``), with a hand-written backward; nothing of the size of ``x`` is
-    saved, and the Gaussian is recomputed in backward."""
+    saved, and the Gaussian is recomputed in backward. The kernel is built tap-major, ``(K, in, out)``, as the
+    compiled kernels take it."""
 
     @staticmethod
     def forward(ctx, x, weight, positions, events, width, max_delay):
         with torch.no_grad():
             _, g, total = _gaussian(positions, width, max_delay)
-            kernel = weight.unsqueeze(-1) * g / total.unsqueeze(-1)  # (out, in, K), as gaussian_kernel
-            kt = kernel.permute(2, 1, 0).contiguous()                 # (K, in, out)
+            kt = weight.t() * g / total  # (K, in, out): kernel[i, j, n] = kt[n, j, i]
         steps, batch = x.shape[0] - max_delay + 1, x.shape[1]
         y = kernels.ops().delay_conv_forward(*events, kt, steps, batch)
         ctx.save_for_backward(*events, weight, positions)
@@ -74,20 +75,21 @@ class _EventGaussianDelay(torch.autograd.Function):
         total_steps, batch, n_in = ctx.x_shape
         gy = gy.contiguous()
         d, g, total = _gaussian(positions, width, max_delay)
+        wt = weight.t()
         g_x = g_weight = g_positions = None
         if ctx.needs_input_grad[0]:  # dense: every input step gets a gradient
-            kernel = weight.unsqueeze(-1) * g / total.unsqueeze(-1)
+            kernel = (wt * g / total).permute(2, 1, 0)
             g_x = torch.nn.grad.conv1d_input((batch, n_in, total_steps), kernel, gy.permute(1, 2, 0))
             g_x = g_x.permute(2, 0, 1)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            # G[n] = dL/dk[n]; k[n] = W g[n] / S, dg[n]/dc = g[n] d[n] / width^2 (c = P + K//2)
-            grad_k = kernels.ops().delay_conv_grad_kernel(row_ptr, cols, vals, gy, max_delay, n_in).permute(2, 1, 0)
-            gk_g = (grad_k * g).sum(-1)  # sum_n G[n] g[n]
+            # G[n] = dL/dk[n] (K, in, out); k[n] = W g[n] / S, dg[n]/dc = g[n] d[n] / width^2 (c = P + K//2)
+            grad_k = kernels.ops().delay_conv_grad_kernel(row_ptr, cols, vals, gy, max_delay, n_in)
+            gk_g = (grad_k * g).sum(0)  # sum_n G[n] g[n]
             if ctx.needs_input_grad[1]:
-                g_weight = gk_g / total
+                g_weight = (gk_g / total).t()
             if ctx.needs_input_grad[2]:
                 dg = g.mul_(d).div_(width * width)  # dg[n]/dc, in place of g (no longer needed)
-                g_positions = weight / total * ((grad_k * dg).sum(-1) - gk_g * dg.sum(-1) / total)
+                g_positions = (wt / total * ((grad_k * dg).sum(0) - gk_g * dg.sum(0) / total)).t()
         return g_x, g_weight, g_positions, None, None, None
 
 
