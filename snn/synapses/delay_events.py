@@ -61,7 +61,7 @@ class _EventGaussianDelay(torch.autograd.Function):
     def forward(ctx, x, weight, positions, events, width, max_delay):
         with torch.no_grad():
             _, g, total = _gaussian(positions, width, max_delay)
-            kt = weight.t() * g / total  # (K, in, out): kernel[i, j, n] = kt[n, j, i]
+            kt = weight.t().contiguous() * g / total  # (K, in, out): kernel[i, j, n] = kt[n, j, i]
         steps, batch = x.shape[0] - max_delay + 1, x.shape[1]
         y = kernels.ops().delay_conv_forward(*events, kt, steps, batch)
         ctx.save_for_backward(*events, weight, positions)
@@ -75,7 +75,7 @@ class _EventGaussianDelay(torch.autograd.Function):
         total_steps, batch, n_in = ctx.x_shape
         gy = gy.contiguous()
         d, g, total = _gaussian(positions, width, max_delay)
-        wt = weight.t()
+        wt = weight.t().contiguous()  # (in, out); contiguous, so that the products are too
         g_x = g_weight = g_positions = None
         if ctx.needs_input_grad[0]:  # dense: every input step gets a gradient
             kernel = (wt * g / total).permute(2, 1, 0)
