@@ -105,84 +105,92 @@ struct Vec {
   static void store(T* p, V v) { std::memcpy(p, &v, sizeof(V)); }
 };
 
-// dst[0:w] = acc[0:w] + sum_e v_e * rows[cp[e] * O + 0:w], e in [e0, e1); full blocks (w = WIDTH) in registers.
+// The training kernels work on blocks of WIDTH output features: a (K, C, O) kernel or gradient is held as
+// (K, NB, C, WIDTH), NB = ceil(O / WIDTH), zero-padded, so that the (C, WIDTH) slice of one tap and one block is
+// contiguous and stays in L1 while the events of many rows are added from or into it.
+
+// acc[0:WIDTH] += sum_e v_e * slice[cp[e] * WIDTH + 0:WIDTH] for e in [e0, e1), in registers.
 template <typename T, bool BINARY>
-inline void gather_add(T* dst, const T* acc, const T* rows, const int32_t* cp, const T* vp, int64_t e0, int64_t e1,
-                       int64_t O, int64_t w) {
+inline void gather_add(T* acc, const T* slice, const int32_t* cp, const T* vp, int64_t e0, int64_t e1) {
   using X = Vec<T>;
   using V = typename X::V;
-  if (w == X::WIDTH) {
-    constexpr int64_t L = X::LANES;
-    V a0 = X::load(acc), a1 = X::load(acc + L), a2 = X::load(acc + 2 * L), a3 = X::load(acc + 3 * L);
-    for (int64_t e = e0; e < e1; ++e) {
-      const T* src = rows + cp[e] * O;
-      if (BINARY) {
-        a0 += X::load(src); a1 += X::load(src + L); a2 += X::load(src + 2 * L); a3 += X::load(src + 3 * L);
-      } else {
-        const T v = vp[e];
-        a0 += v * X::load(src); a1 += v * X::load(src + L); a2 += v * X::load(src + 2 * L);
-        a3 += v * X::load(src + 3 * L);
-      }
+  constexpr int64_t L = X::LANES, W = X::WIDTH;
+  // Events in pairs into two sets of accumulators: eight independent chains of adds instead of four.
+  V a0 = X::load(acc), a1 = X::load(acc + L), a2 = X::load(acc + 2 * L), a3 = X::load(acc + 3 * L);
+  V b0 = {}, b1 = {}, b2 = {}, b3 = {};
+  int64_t e = e0;
+  for (; e + 1 < e1; e += 2) {
+    const T* s = slice + cp[e] * W;
+    const T* u = slice + cp[e + 1] * W;
+    if (BINARY) {
+      a0 += X::load(s); a1 += X::load(s + L); a2 += X::load(s + 2 * L); a3 += X::load(s + 3 * L);
+      b0 += X::load(u); b1 += X::load(u + L); b2 += X::load(u + 2 * L); b3 += X::load(u + 3 * L);
+    } else {
+      const T v = vp[e], z = vp[e + 1];
+      a0 += v * X::load(s); a1 += v * X::load(s + L); a2 += v * X::load(s + 2 * L); a3 += v * X::load(s + 3 * L);
+      b0 += z * X::load(u); b1 += z * X::load(u + L); b2 += z * X::load(u + 2 * L); b3 += z * X::load(u + 3 * L);
     }
-    X::store(dst, a0); X::store(dst + L, a1); X::store(dst + 2 * L, a2); X::store(dst + 3 * L, a3);
-  } else {
-    for (int64_t k = 0; k < w; ++k) {
-      T a = acc[k];
-      for (int64_t e = e0; e < e1; ++e) a += BINARY ? rows[cp[e] * O + k] : vp[e] * rows[cp[e] * O + k];
-      dst[k] = a;
+  }
+  if (e < e1) {
+    const T* s = slice + cp[e] * W;
+    const T v = BINARY ? T(1) : vp[e];
+    a0 += v * X::load(s); a1 += v * X::load(s + L); a2 += v * X::load(s + 2 * L); a3 += v * X::load(s + 3 * L);
+  }
+  X::store(acc, a0 + b0); X::store(acc + L, a1 + b1); X::store(acc + 2 * L, a2 + b2); X::store(acc + 3 * L, a3 + b3);
+}
+
+// slice[cp[e] * WIDTH + 0:WIDTH] += v_e * src[0:WIDTH] for e in [e0, e1); src held in registers.
+template <typename T, bool BINARY>
+inline void scatter_add_rows(T* slice, const T* src, const int32_t* cp, const T* vp, int64_t e0, int64_t e1) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  constexpr int64_t L = X::LANES, W = X::WIDTH;
+  const V g0 = X::load(src), g1 = X::load(src + L), g2 = X::load(src + 2 * L), g3 = X::load(src + 3 * L);
+  for (int64_t e = e0; e < e1; ++e) {
+    T* dst = slice + cp[e] * W;
+    if (BINARY) {
+      X::store(dst, X::load(dst) + g0); X::store(dst + L, X::load(dst + L) + g1);
+      X::store(dst + 2 * L, X::load(dst + 2 * L) + g2); X::store(dst + 3 * L, X::load(dst + 3 * L) + g3);
+    } else {
+      const T v = vp[e];
+      X::store(dst, X::load(dst) + v * g0); X::store(dst + L, X::load(dst + L) + v * g1);
+      X::store(dst + 2 * L, X::load(dst + 2 * L) + v * g2); X::store(dst + 3 * L, X::load(dst + 3 * L) + v * g3);
     }
   }
 }
 
-// rows[cp[e] * O + 0:w] += v_e * src[0:w] for e in [e0, e1); src held in registers for full blocks.
-template <typename T, bool BINARY>
-inline void scatter_rows(T* rows, const T* src, const int32_t* cp, const T* vp, int64_t e0, int64_t e1, int64_t O,
-                         int64_t w) {
-  using X = Vec<T>;
-  using V = typename X::V;
-  if (w == X::WIDTH) {
-    constexpr int64_t L = X::LANES;
-    const V g0 = X::load(src), g1 = X::load(src + L), g2 = X::load(src + 2 * L), g3 = X::load(src + 3 * L);
-    for (int64_t e = e0; e < e1; ++e) {
-      T* dst = rows + cp[e] * O;
-      if (BINARY) {
-        X::store(dst, X::load(dst) + g0); X::store(dst + L, X::load(dst + L) + g1);
-        X::store(dst + 2 * L, X::load(dst + 2 * L) + g2); X::store(dst + 3 * L, X::load(dst + 3 * L) + g3);
-      } else {
-        const T v = vp[e];
-        X::store(dst, X::load(dst) + v * g0); X::store(dst + L, X::load(dst + L) + v * g1);
-        X::store(dst + 2 * L, X::load(dst + 2 * L) + v * g2); X::store(dst + 3 * L, X::load(dst + 3 * L) + v * g3);
-      }
-    }
-  } else {
-    for (int64_t e = e0; e < e1; ++e)
-      for (int64_t k = 0; k < w; ++k) rows[cp[e] * O + k] += BINARY ? src[k] : vp[e] * src[k];
-  }
-}
-
-// Rows are taken in blocks of ROW_BLOCK; within a block tap by tap, so that one tap's (C, O) slice of kt stays in
-// cache while it is added into the block's output rows.
-constexpr int64_t ROW_BLOCK = 128;
+// Output rows are taken in blocks of ROW_BLOCK, accumulated in a padded local buffer; within a block tap by tap and
+// feature block by feature block.
+constexpr int64_t ROW_BLOCK = 64;
 
 template <typename T, bool BINARY>
 void conv_forward(const int64_t* rp, const int32_t* cp, const T* vp, const T* kt, T* y, int64_t steps, int64_t B,
                   int64_t K, int64_t C, int64_t O) {
-  const int64_t R = steps * B, width = Vec<T>::WIDTH;
+  constexpr int64_t W = Vec<T>::WIDTH;
+  const int64_t R = steps * B, NB = (O + W - 1) / W;
+  std::vector<T> kb(K * NB * C * W, T(0));  // kt blocked
+  at::parallel_for(0, K * C, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t nj = lo; nj < hi; ++nj) {
+      const int64_t n = nj / C, j = nj % C;
+      for (int64_t i = 0; i < O; ++i) kb[((n * NB + i / W) * C + j) * W + i % W] = kt[nj * O + i];
+    }
+  });
   at::parallel_for(0, (R + ROW_BLOCK - 1) / ROW_BLOCK, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> buf(ROW_BLOCK * NB * W);  // (row, block, WIDTH)
     for (int64_t blk = lo; blk < hi; ++blk) {
       const int64_t r0 = blk * ROW_BLOCK, r1 = std::min(R, r0 + ROW_BLOCK);
-      std::fill(y + r0 * O, y + r1 * O, T(0));
+      std::fill(buf.begin(), buf.end(), T(0));
       for (int64_t n = 0; n < K; ++n) {
-        const T* kn = kt + n * C * O;
-        for (int64_t r = r0; r < r1; ++r) {
-          const int64_t xr = r + n * B;  // input row (t + n, b) of output row (t, b)
-          if (rp[xr] == rp[xr + 1]) continue;
-          for (int64_t c0 = 0; c0 < O; c0 += width) {
-            T* yr = y + r * O + c0;
-            gather_add<T, BINARY>(yr, yr, kn + c0, cp, vp, rp[xr], rp[xr + 1], O, std::min(width, O - c0));
+        for (int64_t c = 0; c < NB; ++c) {
+          const T* slice = kb.data() + (n * NB + c) * C * W;
+          for (int64_t r = r0; r < r1; ++r) {
+            const int64_t xr = r + n * B;  // input row (t + n, b) of output row (t, b)
+            if (rp[xr] == rp[xr + 1]) continue;
+            gather_add<T, BINARY>(buf.data() + ((r - r0) * NB + c) * W, slice, cp, vp, rp[xr], rp[xr + 1]);
           }
         }
       }
+      for (int64_t r = r0; r < r1; ++r) std::copy_n(buf.data() + (r - r0) * NB * W, O, y + r * O);
     }
   });
 }
@@ -190,16 +198,24 @@ void conv_forward(const int64_t* rp, const int32_t* cp, const T* vp, const T* kt
 template <typename T, bool BINARY>
 void conv_grad_kernel(const int64_t* rp, const int32_t* cp, const T* vp, const T* gy, T* gk, int64_t steps,
                       int64_t B, int64_t K, int64_t C, int64_t O) {
-  const int64_t width = Vec<T>::WIDTH;
-  at::parallel_for(0, K, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t n = lo; n < hi; ++n) {
-      T* gn = gk + n * C * O;
-      for (int64_t r = 0; r < steps * B; ++r) {
+  constexpr int64_t W = Vec<T>::WIDTH;
+  const int64_t R = steps * B, NB = (O + W - 1) / W;
+  at::parallel_for(0, K * NB, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> slice(C * W), g(W, T(0));
+    for (int64_t nc = lo; nc < hi; ++nc) {
+      const int64_t n = nc / NB, c0 = (nc % NB) * W, w = std::min(W, O - c0);
+      std::fill(slice.begin(), slice.end(), T(0));
+      for (int64_t r = 0; r < R; ++r) {
         const int64_t xr = r + n * B;  // row (t + n, b)
         if (rp[xr] == rp[xr + 1]) continue;
-        for (int64_t c0 = 0; c0 < O; c0 += width)
-          scatter_rows<T, BINARY>(gn + c0, gy + r * O + c0, cp, vp, rp[xr], rp[xr + 1], O, std::min(width, O - c0));
+        const T* src = gy + r * O + c0;
+        if (w < W) {  // the last, partial block: a zero-padded copy
+          std::copy_n(src, w, g.data());
+          src = g.data();
+        }
+        scatter_add_rows<T, BINARY>(slice.data(), src, cp, vp, rp[xr], rp[xr + 1]);
       }
+      for (int64_t j = 0; j < C; ++j) std::copy_n(slice.data() + j * W, w, gk + (n * C + j) * O + c0);
     }
   });
 }
@@ -240,7 +256,7 @@ at::Tensor delay_conv_grad_kernel(const at::Tensor& row_ptr, const at::Tensor& c
   const at::Tensor gy = gy_in.contiguous();
   const int64_t steps = gy.size(0), B = gy.size(1), O = gy.size(2);
   check_events(row_ptr, cols, vals, (steps + K - 1) * B, C);
-  at::Tensor gk = at::zeros({K, C, O}, gy.options());
+  at::Tensor gk = at::empty({K, C, O}, gy.options());  // every element is written
   AT_DISPATCH_FLOATING_TYPES(gy.scalar_type(), "delay_conv_grad_kernel", [&] {
     const scalar_t* vp = vals.data_ptr<scalar_t>();
     const int32_t* cp = cols.data_ptr<int32_t>();
