@@ -68,6 +68,24 @@ def test_compiled_scatter_result_does_not_depend_on_thread_count(ops):
         torch.set_num_threads(threads)
 
 
+def test_event_kernels_do_not_depend_on_thread_count_and_handle_no_events(ops):
+    x = _spikes((40, 5, 30), 0.1, 11, dtype=torch.float32).reshape(-1, 30)
+    kt, gy = torch.randn(9, 30, 70), torch.randn(32, 5, 70)
+    threads = torch.get_num_threads()
+    try:
+        runs = []
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            ev = ops.delay_events(x)
+            runs.append((ops.delay_conv_forward(*ev, kt, 32, 5), ops.delay_conv_grad_kernel(*ev, gy, 9, 30)))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(*runs))
+    none = ops.delay_events(torch.zeros_like(x))
+    assert none[1].numel() == 0
+    assert not ops.delay_conv_forward(*none, kt, 32, 5).any() and not ops.delay_conv_grad_kernel(*none, gy, 9, 30).any()
+
+
 def test_integer_scatter_falls_back_without_kernels_or_with_gradients(ops, monkeypatch):
     w, d = torch.randn(5, 7), torch.randint(0, 4, (5, 7))
     x = _spikes((12, 2, 7), 0.3, 3, dtype=torch.float32)
