@@ -167,9 +167,11 @@ def _verdict(ratio, target: float) -> str:
 def report(sizes: dict = SHD) -> str:
     T, B, n_in, n_out, K = (sizes[k] for k in ("T", "B", "n_in", "n_out", "K"))
     built = kernels.ops() is not None
+    load_start = os.getloadavg()[0]
     lines = [f"`benchmarks/bench_delays.py` on {machine()}. Layer {n_in} -> {n_out}, K = {K} taps, T = {T}, "
              f"float32, median of {REPEATS} runs taken round-robin over the sides of a row, all rows of one run. "
-             "Ratio = other side's time / our time (> 1: we are faster).", "",
+             "Ratio = other side's time / our time (> 1: we are faster). Load average {load} (other processes "
+             "on the machine slow every side, not always alike).", "",
              f"Paths: {kernels.status()}. `ours` is each layer's automatic path: the compiled event-driven kernels "
              "of `snn/kernels/csrc/delay.cpp` where they apply, else the pure-PyTorch path; the fallback column is "
              "the pure-PyTorch path (`SPIKEFORGE_KERNELS=0`).", "",
@@ -200,6 +202,7 @@ def report(sizes: dict = SHD) -> str:
                      f"{_ms(r, 'dense')} |")
         if (kind, batch, rate) == ("per-synapse delays", 64, SPIKE_RATE) and "compiled" in r:
             infer_ratio = r["conv"] / r["compiled"]
+    lines[0] = lines[0].replace("{load}", f"{load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     lines += ["", "Issue 13 targets, this run:", "",
               f"- integer inference, per-synapse delays, B = 64, {SPIKE_RATE:.0%} input, dense conv1d / compiled "
               f"scatter: {_verdict(infer_ratio, TARGET_INFERENCE)};",

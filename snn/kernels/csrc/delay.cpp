@@ -21,6 +21,8 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -35,6 +37,15 @@ void check_cpu(const at::Tensor& t, const char* name) {
 void check_float(const at::Tensor& t, const char* name) {
   TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble, "spikeforge delay kernels: ", name,
               ": expected float32 or float64, got ", t.scalar_type());
+}
+
+// f(i, thread) for i in [0, n), items handed out one by one to torch's OpenMP threads (dynamic schedule: on a shared
+// machine a thread that gets less CPU takes fewer items instead of holding up the others); serial inside a parallel
+// region. `thread` indexes per-thread scratch: 0 .. omp_get_max_threads() - 1.
+template <typename F>
+void for_each_dynamic(int64_t n, const F& f) {
+#pragma omp parallel for schedule(dynamic, 1) if (n > 1 && !omp_in_parallel())
+  for (int64_t i = 0; i < n; ++i) f(i, omp_get_thread_num());
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> delay_events(const at::Tensor& x_in) {
@@ -175,9 +186,10 @@ void conv_forward(const int64_t* rp, const int32_t* cp, const T* vp, const T* kt
       for (int64_t i = 0; i < O; ++i) kb[((n * NB + i / W) * C + j) * W + i % W] = kt[nj * O + i];
     }
   });
-  at::parallel_for(0, (R + ROW_BLOCK - 1) / ROW_BLOCK, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<T> buf(ROW_BLOCK * NB * W);  // (row, block, WIDTH)
-    for (int64_t blk = lo; blk < hi; ++blk) {
+  std::vector<std::vector<T>> bufs(omp_get_max_threads(), std::vector<T>(ROW_BLOCK * NB * W));  // (row, block, W)
+  for_each_dynamic((R + ROW_BLOCK - 1) / ROW_BLOCK, [&](int64_t blk, int thread) {
+    std::vector<T>& buf = bufs[thread];
+    {
       const int64_t r0 = blk * ROW_BLOCK, r1 = std::min(R, r0 + ROW_BLOCK);
       std::fill(buf.begin(), buf.end(), T(0));
       for (int64_t n = 0; n < K; ++n) {
@@ -200,9 +212,12 @@ void conv_grad_kernel(const int64_t* rp, const int32_t* cp, const T* vp, const T
                       int64_t B, int64_t K, int64_t C, int64_t O) {
   constexpr int64_t W = Vec<T>::WIDTH;
   const int64_t R = steps * B, NB = (O + W - 1) / W;
-  at::parallel_for(0, K * NB, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<T> slice(C * W), g(W, T(0));
-    for (int64_t nc = lo; nc < hi; ++nc) {
+  std::vector<std::vector<T>> slices(omp_get_max_threads(), std::vector<T>(C * W));
+  std::vector<std::vector<T>> pads(omp_get_max_threads(), std::vector<T>(W, T(0)));
+  for_each_dynamic(K * NB, [&](int64_t nc, int thread) {
+    std::vector<T>& slice = slices[thread];
+    std::vector<T>& g = pads[thread];
+    {
       const int64_t n = nc / NB, c0 = (nc % NB) * W, w = std::min(W, O - c0);
       std::fill(slice.begin(), slice.end(), T(0));
       for (int64_t r = 0; r < R; ++r) {
@@ -340,9 +355,10 @@ at::Tensor delay_scatter(const at::Tensor& x_in, const at::Tensor& weight_in, co
     scalar_t* yp = y.data_ptr<scalar_t>();
     // One batch element at a time into buf (S + max_delay, O), contiguous so that the K rows an input reaches stay
     // in L1: row s + d collects input step s delayed by d; rows history .. S are the output.
-    at::parallel_for(0, B, 1, [&](int64_t lo, int64_t hi) {
-      std::vector<scalar_t> buf((S + p.max_delay) * O);
-      for (int64_t b = lo; b < hi; ++b) {
+    std::vector<std::vector<scalar_t>> bufs(omp_get_max_threads(), std::vector<scalar_t>((S + p.max_delay) * O));
+    for_each_dynamic(B, [&](int64_t b, int thread) {
+      std::vector<scalar_t>& buf = bufs[thread];
+      {
         std::fill(buf.begin(), buf.end(), scalar_t(0));
         for (int64_t s = 0; s < S; ++s) {
           const scalar_t* xr = xp + (s * B + b) * C;
