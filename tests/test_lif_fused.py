@@ -9,6 +9,7 @@ import torch
 
 import snn
 from snn import kernels
+from snn.neurons import lif_fused
 
 FUSED_PAIR, FUSED_LIF = "_LinearLIFSequenceBackward", "_LIFSequenceBackward"
 
@@ -29,12 +30,23 @@ def _reference(monkeypatch, fn):
 def _net(dtype, reset, surrogate, detach, bias=True):
     torch.manual_seed(0)
     return snn.Sequential(
-        snn.Linear(40, 30, bias=bias),
-        snn.LIF(30, tau_mem=torch.rand(30) * 20 + 2, threshold=torch.rand(30) * 0.5 + 0.1, reset=reset,
+        snn.Linear(40, 70, bias=bias),  # >= SPARSE_MIN_OUTPUTS: sparse input takes the spike-driven products
+        snn.LIF(70, tau_mem=torch.rand(70) * 20 + 2, threshold=torch.rand(70) * 0.5 + 0.1, reset=reset,
                 surrogate=surrogate, detach_reset=detach),
-        snn.Linear(30, 20),
+        snn.Linear(70, 20),
         snn.LIF(20, reset=reset, surrogate=surrogate, detach_reset=detach, threshold=0.2),
     ).to(dtype)
+
+
+def _first_pair_sparse(out) -> bool:
+    """Whether the first fused pair of the graph behind ``out`` (the one nearest the input) took the sparse path."""
+    node, pairs = out.grad_fn, []
+    while node is not None:
+        if type(node).__name__ == FUSED_PAIR:
+            pairs.append(node)
+        node = next((n for n, _ in node.next_functions if n is not None and type(n).__name__ != "AccumulateGrad"),
+                    None)
+    return pairs[-1].config[5]
 
 
 def _run(model, x, state=None):
@@ -56,6 +68,7 @@ def test_linear_lif_matches_reference_float64(monkeypatch, reset, surrogate, det
     fast = _run(model, x)
     ref = _reference(monkeypatch, lambda: _run(model, x))
     assert type(fast[3]).__name__ == FUSED_PAIR and type(ref[3]).__name__ != FUSED_PAIR
+    assert _first_pair_sparse(fast[0]) == (density < lif_fused.SPARSE_BELOW)
     assert 0 < float(fast[0].detach().mean()) < 1
     assert torch.equal(fast[0], ref[0])
     torch.testing.assert_close(fast[1], ref[1], rtol=1e-12, atol=1e-12)
@@ -98,7 +111,7 @@ def test_streaming_state_and_its_gradient(monkeypatch):
     assert torch.equal(torch.cat([first, second]), whole)
 
     def grad_of_start():
-        v0 = torch.full((4, 30), 0.3, dtype=torch.float64, requires_grad=True)
+        v0 = torch.full((4, 70), 0.3, dtype=torch.float64, requires_grad=True)
         start = tuple(model[1].initial_state(4, dtype=torch.float64)._replace(v=v0) if i == 1 else None
                       for i in range(4))
         out, _ = model(x, start)
@@ -159,7 +172,7 @@ def test_kernels_off_runs_the_reference(monkeypatch):
 
 def test_spike_input_is_saved_as_bytes_and_nothing_per_neuron_is_stored():
     """What the fused pair keeps for backward: the input as uint8 plus the parameters, no (T, B, N) float tensors."""
-    T, B, K, N = 50, 8, 70, 40
+    T, B, K, N = 50, 8, 70, 80
     lin, lif = snn.Linear(K, N), snn.LIF(N)
     x = (torch.rand(T, B, K) < 0.1).float()
     saved = []

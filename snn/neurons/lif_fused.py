@@ -6,8 +6,9 @@ Two entry points, both used automatically when :func:`fusable` allows (otherwise
 - :func:`lif_sequence_fused` replaces ``lif_sequence`` for a LIF / IF layer on any input current;
 - :func:`linear_lif_sequence` runs ``Linear -> LIF`` as one node (``snn.Sequential`` picks such pairs). On 0/1 spike
   input it sums weight rows of the active inputs instead of a dense product when the input is sparse (below
-  :data:`SPARSE_BELOW` ones), does the same for the weight gradient, saves the input as ``uint8`` (a quarter of
-  float32) and recomputes the input current and membrane in backward instead of storing them.
+  :data:`SPARSE_BELOW` ones, at least :data:`SPARSE_MIN_OUTPUTS` outputs), does the same for the weight gradient, saves the input as ``uint8`` (a quarter of
+  float32) and recomputes the input current in backward instead of storing it (on dense input it keeps the
+  current: recomputing would cost a dense product). The membrane is never stored: backward re-runs the forward.
 
 The loops run in the compiled kernels of :mod:`snn.kernels` (C++, CPU, float32 / float64); they follow ``lif_step``
 operation by operation, so spikes and gradients equal the reference's (up to the summation order of the products).
@@ -21,13 +22,15 @@ import torch
 
 from .. import kernels
 
-__all__ = ["SPARSE_BELOW", "fusable", "lif_sequence_fused", "linear_lif_sequence"]
+__all__ = ["SPARSE_BELOW", "SPARSE_MIN_OUTPUTS", "fusable", "lif_sequence_fused", "linear_lif_sequence"]
 
 RESETS = {"subtract": 0, "zero": 1, "none": 2}
 SURROGATES = {"atan": 0, "fast_sigmoid": 1, "triangle": 2}
-# Share of ones in the input below which the spike-driven products beat the dense ones (benchmarks/bench_lif.py
-# measured the crossover near 20 % on a 2-core x86 CPU at SHD sizes).
+# Share of ones in the input below which the spike-driven products beat the dense ones, and the fewest outputs
+# for which they do (they sum rows of at least 64 values in vector registers; a narrow layer's dense product is
+# cheap anyway). Measured on a 2-core x86 CPU at SHD sizes (benchmarks/bench_lif.py, kernel crossover table).
 SPARSE_BELOW = 0.15
+SPARSE_MIN_OUTPUTS = 64
 
 
 def fusable(x: torch.Tensor, p: "LIFDynamics", *params: Optional[torch.Tensor]):
@@ -93,29 +96,35 @@ class _LinearLIFSequence(torch.autograd.Function):
         flat = x.reshape(T * B, K).contiguous()
         bits, ones = ops.spike_pack(flat)
         spiking = ones >= 0
-        sparse = spiking and ones < SPARSE_BELOW * flat.numel()
+        sparse = spiking and ones < SPARSE_BELOW * flat.numel() and weight.shape[0] >= SPARSE_MIN_OUTPUTS
         current = _input_current(ops, bits, flat, weight, bias, sparse)
         spikes, v_final = ops.lif_forward(current.view(T, B, -1), v0, beta, threshold, reset)
-        # spike input is kept as uint8 (its float copy is rebuilt in backward when the dense path needs it)
-        ctx.save_for_backward(bits if spiking else flat, weight, bias, v0, beta, threshold)
+        # Spike input is kept as uint8. A sparse input current is recomputed in backward (cheap); a dense one is
+        # kept, so that the dense case costs no more matrix products than an unfused Linear + LIF.
+        ctx.save_for_backward(bits if spiking else flat, weight, bias, v0, beta, threshold,
+                              None if sparse else current)
         ctx.config = (reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K))
         return spikes, v_final
 
     @staticmethod
     def backward(ctx, grad_spikes, grad_v_final):
-        saved, weight, bias, v0, beta, threshold = ctx.saved_tensors
+        saved, weight, bias, v0, beta, threshold, current = ctx.saved_tensors
         reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K) = ctx.config
         ops = kernels.ops()
-        dense = saved.to(weight.dtype) if spiking and not sparse else saved
-        current = _input_current(ops, saved, dense, weight, bias, sparse).view(T, B, -1)
-        grad_current, grad_v0 = ops.lif_backward(current, v0, beta, threshold, reset, grad_spikes.contiguous(),
-                                                 grad_v_final.contiguous(), surrogate, slope, detach_reset)
+        if sparse:
+            current = _input_current(ops, saved, None, weight, bias, True)
+        grad_current, grad_v0 = ops.lif_backward(current.view(T, B, -1), v0, beta, threshold, reset,
+                                                 grad_spikes.contiguous(), grad_v_final.contiguous(), surrogate,
+                                                 slope, detach_reset)
         g = grad_current.view(T * B, -1)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = (g @ weight.detach()).view(T, B, K)
         if ctx.needs_input_grad[1]:
-            grad_w = ops.spike_weight_grad(saved, g).t() if sparse else g.t() @ dense
+            if sparse:
+                grad_w = ops.spike_weight_grad(saved, g).t()
+            else:
+                grad_w = g.t() @ (saved.to(weight.dtype) if spiking else saved)
         if bias is not None and ctx.needs_input_grad[2]:
             grad_b = g.sum(0)
         return grad_x, grad_w, grad_b, grad_v0, None, None, None, None, None, None
