@@ -170,42 +170,59 @@ def test_kernels_off_runs_the_reference(monkeypatch):
     assert type(out.grad_fn).__name__ not in (FUSED_PAIR, FUSED_LIF)
 
 
-def test_spike_input_is_saved_as_bytes_and_nothing_per_neuron_is_stored():
-    """What the fused pair keeps for backward: the input as uint8 plus the parameters, no (T, B, N) float tensors."""
-    T, B, K, N = 50, 8, 70, 80
-    lin, lif = snn.Linear(K, N), snn.LIF(N)
-    x = (torch.rand(T, B, K) < 0.1).float()
+def _saved_storages(fn):
     saved = []
 
     def pack(t):
         saved.append(t)
         return t
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        snn.Sequential(lin, lif)(x)
-    storages = {t.untyped_storage().data_ptr(): t for t in saved}
+        fn()
+    return {t.untyped_storage().data_ptr(): t for t in saved}
+
+
+@pytest.mark.parametrize("density", [0.02, 0.3])
+def test_what_the_fused_pair_keeps_for_backward(density):
+    """Sparse spikes: the indices of the ones and the parameters, nothing per neuron and step. Dense spikes: the input
+    as uint8 and the input current. Counted here by hand from the shapes and the number of ones."""
+    T, B, K, N = 50, 8, 70, 80
+    lin, lif = snn.Linear(K, N), snn.LIF(N)
+    x = (torch.rand(T, B, K, generator=torch.Generator().manual_seed(0)) < density).float()
+    storages = _saved_storages(lambda: snn.Sequential(lin, lif)(x))
     total = sum(t.untyped_storage().nbytes() for t in storages.values())
-    # input bytes + weight + bias + initial membrane + beta + threshold
-    assert total == T * B * K + 4 * (N * K + N + B * N + N + N)
-    assert any(t.dtype == torch.uint8 and t.numel() == T * B * K for t in saved)
+    params = 4 * (N * K + N + B * N + N + N)  # weight, bias, initial membrane, beta, threshold
+    ones = int(x.sum())
+    if density < lif_fused.SPARSE_BELOW:
+        assert ones < lif_fused.RECOMPUTE_BELOW * T * B
+        assert total == 4 * ones + 8 * (T * B + 1) + params  # int32 column per one, int64 row offsets
+    else:
+        assert total == T * B * K + 4 * T * B * N + params
 
 
 def test_spike_ops_against_dense_products():
     ops = kernels.ops()
     g = torch.Generator().manual_seed(0)
-    for R, K, N in ((33, 37, 150), (5, 8, 64), (7, 3, 1)):
+    for R, K, N in ((33, 37, 150), (5, 8, 64), (7, 3, 1), (4, 20, 5)):
         x = (torch.rand(R, K, generator=g) < 0.3).double()
+        x[1] = 0  # a row without ones
         w = torch.randn(K, N, generator=g, dtype=torch.float64)
         grad = torch.randn(R, N, generator=g, dtype=torch.float64)
         bits, ones = ops.spike_pack(x)
         assert ones == int(x.sum()) and torch.equal(bits, x.to(torch.uint8))
-        torch.testing.assert_close(ops.spike_linear(bits, w, w[0]), x @ w + w[0], rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(ops.spike_weight_grad(bits, grad), x.t() @ grad, rtol=1e-12, atol=1e-12)
+        cols, row_ptr = ops.spike_csr(bits)
+        assert row_ptr.tolist() == [0, *x.sum(1).cumsum(0).long().tolist()]
+        assert cols.tolist() == x.nonzero()[:, 1].tolist()
+        torch.testing.assert_close(ops.csr_linear(cols, row_ptr, w, w[0]), x @ w + w[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(ops.csr_weight_grad(cols, row_ptr, grad, K), x.t() @ grad, rtol=1e-12,
+                                   atol=1e-12)
     assert ops.spike_pack(torch.tensor([0.0, 1.0, 0.5]))[1] == -1  # not spikes: the caller takes the dense path
 
 
 def test_spike_ops_refuse_wrong_inputs():
     ops = kernels.ops()
-    with pytest.raises(RuntimeError, match="spike_linear: x: expected a contiguous uint8"):
-        ops.spike_linear(torch.ones(3, 4), torch.ones(4, 2), None)
+    with pytest.raises(RuntimeError, match="spike_csr: x: expected a contiguous uint8"):
+        ops.spike_csr(torch.ones(3, 4))
+    with pytest.raises(RuntimeError, match=r"column 9 outside \[0, 4\)"):
+        ops.csr_weight_grad(torch.tensor([9], dtype=torch.int32), torch.tensor([0, 1]), torch.ones(1, 2), 4)
     with pytest.raises(RuntimeError, match="lif_forward: shapes disagree"):
         ops.lif_forward(torch.ones(3, 2, 4), torch.zeros(2, 5), torch.ones(4), torch.ones(4), 0)

@@ -4,11 +4,12 @@ Two entry points, both used automatically when :func:`fusable` allows (otherwise
 :func:`snn.neurons.lif.lif_sequence` runs):
 
 - :func:`lif_sequence_fused` replaces ``lif_sequence`` for a LIF / IF layer on any input current;
-- :func:`linear_lif_sequence` runs ``Linear -> LIF`` as one node (``snn.Sequential`` picks such pairs). On 0/1 spike
-  input it sums weight rows of the active inputs instead of a dense product when the input is sparse (below
-  :data:`SPARSE_BELOW` ones, at least :data:`SPARSE_MIN_OUTPUTS` outputs), does the same for the weight gradient, saves the input as ``uint8`` (a quarter of
-  float32) and recomputes the input current in backward instead of storing it (on dense input it keeps the
-  current: recomputing would cost a dense product). The membrane is never stored: backward re-runs the forward.
+- :func:`linear_lif_sequence` runs ``Linear -> LIF`` as one node (``snn.Sequential`` picks such pairs). A 0/1 spike
+  input that is sparse (below :data:`SPARSE_BELOW` ones, at least :data:`SPARSE_MIN_OUTPUTS` outputs) is kept as the
+  indices of its ones (compressed rows): the input product and the weight gradient sum the weight rows / gradient
+  rows of the active inputs, and backward recomputes the input current from them when a row has few ones
+  (:data:`RECOMPUTE_BELOW`). A dense spike input is kept as ``uint8`` (a quarter of float32) with the current, and
+  runs dense products. The membrane is never stored: backward re-runs the forward in C++.
 
 The loops run in the compiled kernels of :mod:`snn.kernels` (C++, CPU, float32 / float64); they follow ``lif_step``
 operation by operation, so spikes and gradients equal the reference's (up to the summation order of the products).
@@ -22,7 +23,8 @@ import torch
 
 from .. import kernels
 
-__all__ = ["SPARSE_BELOW", "SPARSE_MIN_OUTPUTS", "fusable", "lif_sequence_fused", "linear_lif_sequence"]
+__all__ = ["SPARSE_BELOW", "SPARSE_MIN_OUTPUTS", "RECOMPUTE_BELOW", "fusable", "lif_sequence_fused",
+           "linear_lif_sequence"]
 
 RESETS = {"subtract": 0, "zero": 1, "none": 2}
 SURROGATES = {"atan": 0, "fast_sigmoid": 1, "triangle": 2}
@@ -31,6 +33,9 @@ SURROGATES = {"atan": 0, "fast_sigmoid": 1, "triangle": 2}
 # cheap anyway). Measured on a 2-core x86 CPU at SHD sizes (benchmarks/bench_lif.py, kernel crossover table).
 SPARSE_BELOW = 0.15
 SPARSE_MIN_OUTPUTS = 64
+# Ones per input row (per step and sample) below which backward recomputes the input current from the kept
+# spikes rather than keeping the current itself (one float per step, sample and neuron).
+RECOMPUTE_BELOW = 48
 
 
 def fusable(x: torch.Tensor, p: "LIFDynamics", *params: Optional[torch.Tensor]):
@@ -81,13 +86,6 @@ def lif_sequence_fused(x: torch.Tensor, v0: torch.Tensor, p: "LIFDynamics") -> t
     return _LIFSequence.apply(x.contiguous(), v0.contiguous(), beta, threshold, *_config(p))
 
 
-def _input_current(ops, x_bits, x_dense, weight, bias, sparse: bool) -> torch.Tensor:
-    if sparse:
-        return ops.spike_linear(x_bits, weight.detach().t().contiguous(), None if bias is None else bias.detach())
-    w = weight.detach()
-    return torch.addmm(bias.detach(), x_dense, w.t()) if bias is not None else x_dense @ w.t()
-
-
 class _LinearLIFSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, bias, v0, beta, threshold, reset, surrogate, slope, detach_reset):
@@ -97,34 +95,42 @@ class _LinearLIFSequence(torch.autograd.Function):
         bits, ones = ops.spike_pack(flat)
         spiking = ones >= 0
         sparse = spiking and ones < SPARSE_BELOW * flat.numel() and weight.shape[0] >= SPARSE_MIN_OUTPUTS
-        current = _input_current(ops, bits, flat, weight, bias, sparse)
+        w, b = weight.detach(), None if bias is None else bias.detach()
+        if sparse:
+            cols, row_ptr = ops.spike_csr(bits)
+            current = ops.csr_linear(cols, row_ptr, w.t().contiguous(), b)
+            saved_input = (cols, row_ptr)
+        else:
+            current = torch.addmm(b, flat, w.t()) if b is not None else flat @ w.t()
+            saved_input = (bits if spiking else flat, None)
         spikes, v_final = ops.lif_forward(current.view(T, B, -1), v0, beta, threshold, reset)
-        # Spike input is kept as uint8. A sparse input current is recomputed in backward (cheap); a dense one is
-        # kept, so that the dense case costs no more matrix products than an unfused Linear + LIF.
-        ctx.save_for_backward(bits if spiking else flat, weight, bias, v0, beta, threshold,
-                              None if sparse else current)
+        # Recompute the input current in backward only where that is cheap (a sparse input with few ones per row);
+        # otherwise keep it, so that backward costs no more products than an unfused Linear + LIF.
+        recompute = sparse and ones < RECOMPUTE_BELOW * T * B
+        ctx.save_for_backward(*saved_input, weight, bias, v0, beta, threshold, None if recompute else current)
         ctx.config = (reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K))
         return spikes, v_final
 
     @staticmethod
     def backward(ctx, grad_spikes, grad_v_final):
-        saved, weight, bias, v0, beta, threshold, current = ctx.saved_tensors
+        saved, row_ptr, weight, bias, v0, beta, threshold, current = ctx.saved_tensors
         reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K) = ctx.config
         ops = kernels.ops()
-        if sparse:
-            current = _input_current(ops, saved, None, weight, bias, True)
+        w = weight.detach()
+        if current is None:
+            current = ops.csr_linear(saved, row_ptr, w.t().contiguous(), None if bias is None else bias.detach())
         grad_current, grad_v0 = ops.lif_backward(current.view(T, B, -1), v0, beta, threshold, reset,
                                                  grad_spikes.contiguous(), grad_v_final.contiguous(), surrogate,
                                                  slope, detach_reset)
         g = grad_current.view(T * B, -1)
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
-            grad_x = (g @ weight.detach()).view(T, B, K)
+            grad_x = (g @ w).view(T, B, K)
         if ctx.needs_input_grad[1]:
             if sparse:
-                grad_w = ops.spike_weight_grad(saved, g).t()
+                grad_w = ops.csr_weight_grad(saved, row_ptr, g, K).t()
             else:
-                grad_w = g.t() @ (saved.to(weight.dtype) if spiking else saved)
+                grad_w = g.t() @ (saved.to(w.dtype) if spiking else saved)
         if bias is not None and ctx.needs_input_grad[2]:
             grad_b = g.sum(0)
         return grad_x, grad_w, grad_b, grad_v0, None, None, None, None, None, None

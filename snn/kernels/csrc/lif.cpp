@@ -190,18 +190,29 @@ inline void sum_rows(scalar_t* __restrict out, const scalar_t* __restrict src, c
   }
 }
 
-// The columns k of a 0/1 uint8 row xr (length K) that hold a one, in increasing order, written to active; returns
-// how many. Eight bytes at a time: their low bits gathered into one byte by a multiplication, then its set bits.
+// For each 8-bit mask, the positions of its set bits in increasing order (the rest of each entry unused).
+struct BitPositions {
+  uint8_t at[256][8];
+  BitPositions() {
+    for (int mask = 0; mask < 256; ++mask)
+      for (int bit = 0, n = 0; bit < 8; ++bit)
+        if (mask >> bit & 1) at[mask][n++] = static_cast<uint8_t>(bit);
+  }
+};
+const BitPositions BIT_POSITIONS;
+
+// The columns k of a 0/1 uint8 row xr (length K) that hold a one, in increasing order, written to active (room for
+// K + 8 entries: eight are written per eight columns, the count advances by the ones); returns how many. Branch-free:
+// the low bits of eight bytes are gathered into a mask by one multiplication, a table gives their positions.
 inline int64_t active_columns(const uint8_t* __restrict xr, int64_t K, int32_t* __restrict active) {
   int64_t count = 0, k = 0;
   for (; k + 8 <= K; k += 8) {
     uint64_t word;
     std::memcpy(&word, xr + k, 8);
-    uint64_t bits = (word * 0x0102040810204080ULL) >> 56;  // bit j = byte j (little-endian, bytes 0 or 1)
-    while (bits) {
-      active[count++] = static_cast<int32_t>(k + __builtin_ctzll(bits));
-      bits &= bits - 1;
-    }
+    const unsigned mask = static_cast<unsigned>((word * 0x0102040810204080ULL) >> 56);  // bit j = byte j
+    const uint8_t* at = BIT_POSITIONS.at[mask];
+    for (int j = 0; j < 8; ++j) active[count + j] = static_cast<int32_t>(k + at[j]);
+    count += __builtin_popcount(mask);
   }
   for (; k < K; ++k) {
     active[count] = static_cast<int32_t>(k);
@@ -210,64 +221,93 @@ inline int64_t active_columns(const uint8_t* __restrict xr, int64_t K, int32_t* 
   return count;
 }
 
-void check_spikes(const at::Tensor& x, const char* op) {
-  TORCH_CHECK(x.scalar_type() == at::kByte && x.dim() == 2 && x.is_contiguous(), "spikeforge: ", op,
-              ": x: expected a contiguous uint8 matrix (R, K), got ", x.scalar_type(), " ", x.sizes());
-  TORCH_CHECK(x.size(0) < (int64_t(1) << 31) && x.size(1) < (int64_t(1) << 31), "spikeforge: ", op,
-              ": x: at most 2^31 - 1 rows and columns, got ", x.sizes());
+void check_csr(const at::Tensor& cols, const at::Tensor& row_ptr, const char* op) {
+  TORCH_CHECK(cols.scalar_type() == at::kInt && cols.dim() == 1 && cols.is_contiguous() &&
+                  row_ptr.scalar_type() == at::kLong && row_ptr.dim() == 1 && row_ptr.is_contiguous() &&
+                  row_ptr.numel() >= 1,
+              "spikeforge: ", op, ": expected int32 column indices and int64 row offsets (from spike_csr)");
 }
 
-// out (R, N) = x (R, K) @ weight_t (K, N) [+ bias] for a 0/1 matrix x stored as uint8: each row sums the rows of
+// The ones of a 0/1 uint8 matrix x (R, K) in compressed sparse rows: the columns of row r are
+// cols[row_ptr[r] .. row_ptr[r + 1]), in increasing order.
+std::tuple<at::Tensor, at::Tensor> spike_csr(const at::Tensor& x) {
+  TORCH_CHECK(x.scalar_type() == at::kByte && x.dim() == 2 && x.is_contiguous(),
+              "spikeforge: spike_csr: x: expected a contiguous uint8 matrix (R, K), got ", x.scalar_type(), " ",
+              x.sizes());
+  const int64_t R = x.size(0), K = x.size(1);
+  TORCH_CHECK(K < (int64_t(1) << 31), "spikeforge: spike_csr: at most 2^31 - 1 columns, got ", K);
+  const uint8_t* X = x.data_ptr<uint8_t>();
+  auto row_ptr = at::empty({R + 1}, x.options().dtype(at::kLong));
+  int64_t* P = row_ptr.data_ptr<int64_t>();
+  P[0] = 0;
+  at::parallel_for(0, R, 64, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      int64_t count = 0;
+      for (int64_t k = 0; k < K; ++k) count += X[r * K + k];
+      P[r + 1] = count;
+    }
+  });
+  for (int64_t r = 0; r < R; ++r) P[r + 1] += P[r];
+  auto cols = at::empty({P[R]}, x.options().dtype(at::kInt));
+  int32_t* C = cols.data_ptr<int32_t>();
+  at::parallel_for(0, R, 64, [&](int64_t lo, int64_t hi) {
+    std::vector<int32_t> active(K + 8);
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t count = active_columns(X + r * K, K, active.data());
+      std::memcpy(C + P[r], active.data(), count * sizeof(int32_t));
+    }
+  });
+  return {cols, row_ptr};
+}
+
+// out (R, N) = x @ weight_t (K, N) [+ bias] for a 0/1 matrix x given as spike_csr: each row sums the rows of
 // weight_t picked by its ones.
-at::Tensor spike_linear(const at::Tensor& x, const at::Tensor& weight_t, const c10::optional<at::Tensor>& bias) {
-  check_spikes(x, "spike_linear");
-  TORCH_CHECK(weight_t.dim() == 2 && weight_t.is_contiguous() && weight_t.size(0) == x.size(1),
-              "spikeforge: spike_linear: weight_t: expected contiguous (K, N)");
-  const int64_t R = x.size(0), K = x.size(1), N = weight_t.size(1);
+at::Tensor csr_linear(const at::Tensor& cols, const at::Tensor& row_ptr, const at::Tensor& weight_t,
+                      const c10::optional<at::Tensor>& bias) {
+  check_csr(cols, row_ptr, "csr_linear");
+  TORCH_CHECK(weight_t.dim() == 2 && weight_t.is_contiguous(), "spikeforge: csr_linear: weight_t: expected (K, N)");
+  const int64_t R = row_ptr.numel() - 1, N = weight_t.size(1);
   auto out = at::empty({R, N}, weight_t.options());
   const at::Tensor b = bias.has_value() ? bias->contiguous() : at::zeros({N}, weight_t.options());
-  AT_DISPATCH_FLOATING_TYPES(weight_t.scalar_type(), "spike_linear", [&] {
-    const uint8_t* __restrict X = x.data_ptr<uint8_t>();
-    const scalar_t* __restrict W = weight_t.data_ptr<scalar_t>();
-    const scalar_t* __restrict bp = b.data_ptr<scalar_t>();
-    scalar_t* __restrict O = out.data_ptr<scalar_t>();
+  AT_DISPATCH_FLOATING_TYPES(weight_t.scalar_type(), "csr_linear", [&] {
+    const int32_t* C = cols.data_ptr<int32_t>();
+    const int64_t* P = row_ptr.data_ptr<int64_t>();
+    const scalar_t* W = weight_t.data_ptr<scalar_t>();
+    const scalar_t* bp = b.data_ptr<scalar_t>();
+    scalar_t* O = out.data_ptr<scalar_t>();
     at::parallel_for(0, R, 16, [&](int64_t lo, int64_t hi) {
-      std::vector<int32_t> active(K);
       for (int64_t r = lo; r < hi; ++r) {
-        const int64_t count = active_columns(X + r * K, K, active.data());
         scalar_t* o = O + r * N;
         for (int64_t n = 0; n < N; ++n) o[n] = bp[n];
-        sum_rows(o, W, active.data(), count, N);
+        sum_rows(o, W, C + P[r], P[r + 1] - P[r], N);
       }
     });
   });
   return out;
 }
 
-// out (K, N) = x^T (K, R) @ grad (R, N) for a 0/1 matrix x (R, K) stored as uint8: the weight gradient of
-// spike_linear; for each input k, the sum of the gradient rows where k spiked.
-at::Tensor spike_weight_grad(const at::Tensor& x, const at::Tensor& grad) {
-  check_spikes(x, "spike_weight_grad");
-  TORCH_CHECK(grad.dim() == 2 && grad.is_contiguous() && grad.size(0) == x.size(0),
-              "spikeforge: spike_weight_grad: grad: expected contiguous (R, N)");
-  const int64_t R = x.size(0), K = x.size(1), N = grad.size(1);
-  // the ones of x, row by row, then regrouped by column: rows[start[k] .. start[k + 1]) are the rows where k spiked
-  const uint8_t* X = x.data_ptr<uint8_t>();
-  std::vector<int32_t> cols, buffer(K);
-  std::vector<int64_t> row_end(R), start(K + 1, 0);
-  for (int64_t r = 0; r < R; ++r) {
-    const int64_t count = active_columns(X + r * K, K, buffer.data());
-    cols.insert(cols.end(), buffer.begin(), buffer.begin() + count);
-    row_end[r] = static_cast<int64_t>(cols.size());
+// out (K, N) = x^T @ grad (R, N) for a 0/1 matrix x (R, K) given as spike_csr: the weight gradient of csr_linear;
+// for each input k, the sum of the gradient rows where k spiked (the rows regrouped by column first).
+at::Tensor csr_weight_grad(const at::Tensor& cols, const at::Tensor& row_ptr, const at::Tensor& grad, int64_t K) {
+  check_csr(cols, row_ptr, "csr_weight_grad");
+  const int64_t R = row_ptr.numel() - 1, N = grad.size(1), nnz = cols.numel();
+  TORCH_CHECK(grad.dim() == 2 && grad.is_contiguous() && grad.size(0) == R,
+              "spikeforge: csr_weight_grad: grad: expected contiguous (R, N) with R = ", R);
+  TORCH_CHECK(R < (int64_t(1) << 31), "spikeforge: csr_weight_grad: at most 2^31 - 1 rows, got ", R);
+  const int32_t* C = cols.data_ptr<int32_t>();
+  const int64_t* P = row_ptr.data_ptr<int64_t>();
+  std::vector<int64_t> start(K + 1, 0);
+  for (int64_t i = 0; i < nnz; ++i) {
+    TORCH_CHECK(C[i] >= 0 && C[i] < K, "spikeforge: csr_weight_grad: column ", C[i], " outside [0, ", K, ")");
+    ++start[C[i] + 1];
   }
-  for (const int32_t k : cols) ++start[k + 1];
   for (int64_t k = 0; k < K; ++k) start[k + 1] += start[k];
-  std::vector<int32_t> rows(cols.size());
+  std::vector<int32_t> rows(nnz);
   std::vector<int64_t> fill(start.begin(), start.end() - 1);
-  for (int64_t r = 0, i = 0; r < R; ++r)
-    for (; i < row_end[r]; ++i) rows[fill[cols[i]]++] = static_cast<int32_t>(r);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t i = P[r]; i < P[r + 1]; ++i) rows[fill[C[i]]++] = static_cast<int32_t>(r);
   auto out = at::zeros({K, N}, grad.options());
-  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "spike_weight_grad", [&] {
+  AT_DISPATCH_FLOATING_TYPES(grad.scalar_type(), "csr_weight_grad", [&] {
     const scalar_t* G = grad.data_ptr<scalar_t>();
     scalar_t* O = out.data_ptr<scalar_t>();
     at::parallel_for(0, K, 4, [&](int64_t lo, int64_t hi) {
@@ -311,15 +351,17 @@ TORCH_LIBRARY_FRAGMENT(spikeforge, m) {
   m.def("lif_forward(Tensor current, Tensor v0, Tensor beta, Tensor threshold, int reset) -> (Tensor, Tensor)");
   m.def("lif_backward(Tensor current, Tensor v0, Tensor beta, Tensor threshold, int reset, Tensor grad_spikes, "
         "Tensor grad_v_final, int surrogate, float slope, bool detach_reset) -> (Tensor, Tensor)");
-  m.def("spike_linear(Tensor x, Tensor weight_t, Tensor? bias) -> Tensor");
-  m.def("spike_weight_grad(Tensor x, Tensor grad) -> Tensor");
+  m.def("spike_csr(Tensor x) -> (Tensor, Tensor)");
+  m.def("csr_linear(Tensor cols, Tensor row_ptr, Tensor weight_t, Tensor? bias) -> Tensor");
+  m.def("csr_weight_grad(Tensor cols, Tensor row_ptr, Tensor grad, int K) -> Tensor");
   m.def("spike_pack(Tensor x) -> (Tensor, int)");
 }
 
 TORCH_LIBRARY_IMPL(spikeforge, CPU, m) {
   m.impl("lif_forward", &lif_forward);
   m.impl("lif_backward", &lif_backward);
-  m.impl("spike_linear", &spike_linear);
-  m.impl("spike_weight_grad", &spike_weight_grad);
+  m.impl("spike_csr", &spike_csr);
+  m.impl("csr_linear", &csr_linear);
+  m.impl("csr_weight_grad", &csr_weight_grad);
   m.impl("spike_pack", &spike_pack);
 }
