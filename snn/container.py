@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -28,7 +28,15 @@ class Sequential(nn.Sequential):
     ``forward(x (T, B, ...), state=None) -> (y (T, B, ...), state)`` where ``state`` is a tuple with one entry per
     module (``None`` for stateless ones); ``step(x (B, ...), state=None)`` does one time step. Pass the returned
     state back in to continue a stream.
+
+    ``forward`` runs a ``Linear`` followed by a LIF as one fused node where the compiled kernels apply
+    (:mod:`snn.neurons.lif_fused`); then the Linear's output is never formed. To see layer outputs without
+    forward hooks (which make such a pair run unfused, as hooks expect both modules to be called), set
+    ``observer`` to a callable ``observer(module, output)``: it is called with each module's output on the whole
+    sequence, except a fused Linear's.
     """
+
+    observer: Optional[Callable[[nn.Module, torch.Tensor], None]] = None
 
     def forward(self, x: torch.Tensor, state: Optional[Sequence[Any]] = None) -> tuple[torch.Tensor, tuple]:
         return self._run(x, state, stepping=False)
@@ -56,6 +64,8 @@ class Sequential(nn.Sequential):
                 x, s = fused
                 new_state += [None, s]
                 skip = True
+                if self.observer is not None:
+                    self.observer(modules[i + 1], x)
                 continue
             if stepping:
                 if not hasattr(m, "step"):
@@ -67,4 +77,6 @@ class Sequential(nn.Sequential):
             else:
                 x = m(x)
             new_state.append(s)
+            if not stepping and self.observer is not None:
+                self.observer(m, x)
         return x, tuple(new_state)

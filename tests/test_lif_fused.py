@@ -226,3 +226,48 @@ def test_spike_ops_refuse_wrong_inputs():
         ops.csr_weight_grad(torch.tensor([9], dtype=torch.int32), torch.tensor([0, 1]), torch.ones(1, 2), 4)
     with pytest.raises(RuntimeError, match="lif_forward: shapes disagree"):
         ops.lif_forward(torch.ones(3, 2, 4), torch.zeros(2, 5), torch.ones(4), torch.ones(4), 0)
+
+
+def test_observer_sees_layer_outputs_and_keeps_pairs_fused():
+    """snn.Sequential.observer: each module's output (a fused Linear has none), the pair stays one node."""
+    torch.manual_seed(0)
+    model = snn.Sequential(snn.Linear(10, 70), snn.LIF(70, threshold=0.1), snn.Linear(70, 5), snn.LI(5))
+    x = (torch.rand(8, 3, 10) < 0.3).float()
+    seen = []
+    model.observer = lambda module, out: seen.append((module, out))
+    out, _ = model(x)
+    assert [m for m, _ in seen] == [model[1], model[2], model[3]]
+    with torch.no_grad():
+        spikes, _ = model[1](model[0](x))
+    assert torch.equal(seen[0][1], spikes) and spikes.sum() > 0
+    assert torch.equal(seen[2][1], out)
+    assert FUSED_PAIR in _node_names(out)
+
+
+def _node_names(out):
+    names, stack, seen = set(), [out.grad_fn], set()
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(type(node).__name__)
+        stack += [n for n, _ in node.next_functions]
+    return names
+
+
+def test_trainer_rate_recorder_keeps_the_pairs_fused():
+    """The trainer's firing-rate recorder used forward hooks, which made every Linear + LIF pair run unfused."""
+    from snn.train.trainer import _SpikeRecorder
+
+    torch.manual_seed(0)
+    inner = snn.Sequential(snn.Linear(70, 64), snn.LIF(64, threshold=0.1))
+    model = snn.Sequential(inner, snn.Linear(64, 5), snn.LIF(5, threshold=0.1))
+    recorder = _SpikeRecorder(model)
+    x = (torch.rand(8, 3, 70) < 0.2).float()
+    out, _ = model(x)
+    assert FUSED_PAIR in _node_names(out)
+    with torch.no_grad():
+        hidden, _ = inner[1](inner[0](x))
+    assert list(recorder.outputs) == ["lif_0.1", "lif_2"]
+    assert torch.equal(recorder.outputs["lif_0.1"], hidden) and torch.equal(recorder.outputs["lif_2"], out)
