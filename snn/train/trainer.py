@@ -35,6 +35,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from .. import _io, _progress, models
+from ..container import Sequential
 from ..neurons.lif import LIF
 from . import checkpoint, distributed, losses, rundir, signals
 from .config import Config, dump
@@ -110,17 +111,27 @@ def _collate():
 
 
 class _SpikeRecorder:
-    """Forward hooks that keep the spike output of every LIF-family layer for the firing-rate terms."""
+    """Keeps the spike output of every LIF-family layer for the firing-rate terms: through the ``observer`` of the
+    ``snn.Sequential`` holding it (which keeps fused Linear + LIF pairs fused), or a forward hook elsewhere."""
 
     def __init__(self, model: nn.Module) -> None:
         self.outputs: dict[str, torch.Tensor] = {}
-        self.handles = [m.register_forward_hook(self._hook(f"{type(m).__name__.lower()}_{name}"))
-                        for name, m in model.named_modules() if isinstance(m, LIF)]
+        self.names = {m: f"{type(m).__name__.lower()}_{name}" for name, m in model.named_modules()
+                      if isinstance(m, LIF)}
+        observed = set()
+        for container in model.modules():
+            if isinstance(container, Sequential):
+                container.observer = self._observe
+                observed.update(m for m in container.children() if m in self.names)
+        self.handles = [m.register_forward_hook(self._hook) for m in self.names if m not in observed]
 
-    def _hook(self, name: str):
-        def hook(module, inputs, output):
-            self.outputs[name] = output[0]
-        return hook
+    def _observe(self, module: nn.Module, output: torch.Tensor) -> None:
+        name = self.names.get(module)
+        if name is not None:
+            self.outputs[name] = output
+
+    def _hook(self, module, inputs, output):
+        self.outputs[self.names[module]] = output[0]
 
     def clear(self) -> None:
         self.outputs = {}
