@@ -41,7 +41,6 @@ $(STAMP)/peers: $(STAMP)/lava
 	$(PIP) install -q requests && $(PIP) install -q --no-deps tonic==1.7.0 importRosbag==1.0.4 expelliarmus==1.1.12
 	$(PIP) install -q --no-deps --ignore-requires-python lava-dl==0.6.0 opencv-python-headless==4.10.0.84
 	$(PIP) install -q loguru && $(PIP) install -q --no-deps neurobench==2.3.0 spikingjelly==2.0.0
-	$(PIP) install -q ninja  # torch.utils.cpp_extension builds snn/kernels/csrc with it
 	touch $@
 
 $(STAMP)/package: $(STAMP)/peers pyproject.toml
