@@ -11,9 +11,9 @@ Two paths give the same numbers (delays ``D`` in steps, inputs before the sequen
 
 :func:`integer_delay_linear` takes the scatter path when the share of nonzero inputs is below ``SCATTER_BELOW``
 (spike trains), the grouped one otherwise. The scatter path runs as the compiled kernel ``spikeforge::delay_scatter``
-(``snn/kernels/csrc/delay.cpp``; then the threshold is ``COMPILED_SCATTER_BELOW``) where :func:`compiled_applies`, in
-PyTorch (the reference and fallback) otherwise. ``with delay_path("scatter" | "grouped"):`` forces a path for the code in
-the block (the front end's ``eval()`` mode and this backend both call :func:`integer_delay_linear`).
+(``snn/kernels/csrc/delay.cpp``; then the threshold is ``COMPILED_SCATTER_BELOW``) where :func:`compiled_applies`,
+in PyTorch (the reference and fallback) otherwise. ``with delay_path("scatter" | "grouped"):`` forces a path for the
+code in the block (the front end's ``eval()`` mode and this backend both call :func:`integer_delay_linear`).
 """
 
 from __future__ import annotations
@@ -29,16 +29,16 @@ import torch
 from ... import ir, kernels
 from .simulator import register_kernel
 
-__all__ = ["PATHS", "SCATTER_BELOW", "COMPILED_SCATTER_BELOW", "SPARSE_BELOW", "delay_path", "DelayGroup", "plan_delay_groups",
-           "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "compiled_applies",
+__all__ = ["PATHS", "SCATTER_BELOW", "COMPILED_SCATTER_BELOW", "SPARSE_BELOW", "delay_path", "DelayGroup",
+           "plan_delay_groups", "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "compiled_applies",
            "compiled_scatter", "integer_delay_linear"]
 
 PATHS = ("auto", "scatter", "grouped")
 # "auto" scatters when fewer than this share of the inputs are nonzero: on CPU the scatter path beats the grouped
 # path and a dense K-tap conv1d up to about this density (docs/benchmarks.md, "Delays", density rows).
 SCATTER_BELOW = 0.2
-# The same for the compiled scatter kernel (snn/kernels/csrc/delay.cpp), about 5x faster than the PyTorch one: it beats
-# the grouped path up to high densities for per-synapse delays, up to about 30% for axonal delays (docs/delays.md).
+# The same for the compiled scatter kernel (snn/kernels/csrc/delay.cpp), several times faster than the PyTorch one: it
+# beats the grouped path up to high densities for per-synapse delays, up to about 30% for axonal delays (docs/delays.md).
 COMPILED_SCATTER_BELOW = 0.5
 # A delay group runs as a sparse CSR matmul when its synapses fill less than this share of its dense block:
 # on CPU a sparse product costs about 20x a dense one per multiply-add.
@@ -224,7 +224,7 @@ def integer_delay_linear(x: torch.Tensor, weight: torch.Tensor, delays: torch.Te
         below = COMPILED_SCATTER_BELOW if compiled else SCATTER_BELOW
         path = "scatter" if int(torch.count_nonzero(x)) < below * x.numel() else "grouped"
     if path == "scatter" and compiled:
-        y = kernels.ops().delay_scatter(x, weight, delays.to(torch.int64), history)
+        y = compiled_scatter(x, weight, delays, history)
         return y + bias if bias is not None else y
     if path == "scatter":
         return scatter_delay_linear(x, plan_scatter(weight, delays), bias, history)
