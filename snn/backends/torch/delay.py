@@ -30,15 +30,16 @@ from ... import ir, kernels
 from .simulator import register_kernel
 
 __all__ = ["PATHS", "SCATTER_BELOW", "COMPILED_SCATTER_BELOW", "SPARSE_BELOW", "delay_path", "DelayGroup",
-           "plan_delay_groups", "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear", "compiled_applies",
-           "compiled_scatter", "integer_delay_linear"]
+           "plan_delay_groups", "grouped_delay_linear", "ScatterPlan", "plan_scatter", "scatter_delay_linear",
+           "compiled_applies", "compiled_scatter", "integer_delay_linear"]
 
 PATHS = ("auto", "scatter", "grouped")
 # "auto" scatters when fewer than this share of the inputs are nonzero: on CPU the scatter path beats the grouped
 # path and a dense K-tap conv1d up to about this density (docs/benchmarks.md, "Delays", density rows).
 SCATTER_BELOW = 0.2
-# The same for the compiled scatter kernel (snn/kernels/csrc/delay.cpp), several times faster than the PyTorch one: it
-# beats the grouped path up to high densities for per-synapse delays, up to about 30% for axonal delays (docs/delays.md).
+# The same for the compiled scatter kernel (snn/kernels/csrc/delay.cpp), several times faster than the PyTorch one:
+# it beats the grouped path up to high densities for per-synapse delays, up to about 30% for axonal delays
+# (docs/delays.md).
 COMPILED_SCATTER_BELOW = 0.5
 # A delay group runs as a sparse CSR matmul when its synapses fill less than this share of its dense block:
 # on CPU a sparse product costs about 20x a dense one per multiply-add.
