@@ -234,8 +234,14 @@ def _frameworks(with_off: bool) -> list[str]:
 
 
 def _build(name: str, linears):
+    """(model, run) of framework ``name``; for OURS_OFF, ``run`` switches the compiled kernels off."""
     model, run = BUILDERS[OURS if name == OURS_OFF else name](linears)
     return model, (_KernelsOff(run) if name == OURS_OFF else run)
+
+
+def _off_if(name: str, step: Callable) -> Callable:
+    """``step`` (forward and backward) with the compiled kernels off for OURS_OFF."""
+    return _KernelsOff(step) if name == OURS_OFF else step
 
 
 def _input_a(cfg, density: float):
@@ -289,7 +295,7 @@ def run_a(cfg, with_off: bool) -> dict:
                 if isinstance(m, snn.LIF):
                     rates.append(float(h.mean()))
             res["rates"][d] = rates
-        steps = {name: training_step(model, run, x, y) for name, (model, run) in built.items()}
+        steps = {name: _off_if(name, training_step(model, run, x, y)) for name, (model, run) in built.items()}
         if with_off:
             res["kernel_ops"][d] = {name: compiled_op_calls(steps[name]) for name in (OURS, OURS_OFF)}
             if res["kernel_ops"][d][OURS_OFF]:
@@ -316,7 +322,7 @@ def run_b(cfg, with_off: bool) -> dict:
             run(x).sum().backward()
         return step
 
-    steps = {name: _CountFirstCall(fwd_bwd(*b)) for name, b in built.items()}
+    steps = {name: _CountFirstCall(_off_if(name, fwd_bwd(*b))) for name, b in built.items()}
     times = timeit(steps, cfg["repeats"])
     print("workload b: " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()), flush=True)
     return {"time": times, "saved": {name: step.saved[0] for name, step in steps.items()}}
@@ -326,7 +332,7 @@ def rss_child(name: str, quick: bool) -> None:
     """In a fresh process: peak RSS increase (bytes) of RSS_STEPS training steps of workload (a); prints JSON."""
     cfg = QUICK_A if quick else A
     x, y = _input_a(cfg, RSS_DENSITY)
-    step = training_step(*_build(name, _linears(cfg["sizes"], RSS_DENSITY)), x, y)
+    step = _off_if(name, training_step(*_build(name, _linears(cfg["sizes"], RSS_DENSITY)), x, y))
     step()  # warm-up: gradients allocated, lazy initialisation done
 
     def steps():
@@ -340,8 +346,7 @@ def rss_all(names, quick: bool) -> dict[str, int]:
     out = {}
     for name in names:
         cmd = [sys.executable, __file__, "--rss-child", name] + (["--quick"] if quick else [])
-        env = dict(os.environ, SPIKEFORGE_KERNELS="0") if name == OURS_OFF else None
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode:
             raise RuntimeError(f"RSS measurement of {name} failed:\n{p.stderr[-2000:]}")
         out[name] = json.loads(p.stdout.strip().splitlines()[-1])["rss"]
