@@ -444,6 +444,7 @@ def main() -> None:
     if args.rss_child:
         return rss_child(args.rss_child, args.quick)
     cfg_a, cfg_b = (QUICK_A, QUICK_B) if args.quick else (A, B_SHAPE)
+    load0 = os.getloadavg()[0]
     with_off = kernels_in_use()
     kernel_line = snn.kernels.status() + "."
     res_a = run_a(cfg_a, with_off)
@@ -455,6 +456,9 @@ def main() -> None:
     body_a, targets = report_a(cfg_a, res_a, rss, kernel_line)
     res_b = run_b(cfg_b, with_off)
     body_b, target_b = report_b(cfg_b, res_b)
+    load = f"Load average (1 min) at the start and the end of the run: {load0:.1f}, {os.getloadavg()[0]:.1f}."
+    body_a += "\n\n" + load
+    body_b += "\n\n" + load
     table = ["", "Issue 13 targets (measured in this run; the machine is shared, so compare ratios):", "",
              "| target | measured | status |", "|---|---|---|"] + targets + target_b
     body_a += "\n" + "\n".join(table)
