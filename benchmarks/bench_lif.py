@@ -18,17 +18,18 @@ initial weights (``nn.Linear``'s default, in (a) scaled so that the hidden layer
 ``_linears``; Norse's further scaled by ``1 / (1 - beta)``, because its box LIF integrates ``(1 - beta) * I``). The
 Linear runs once on the whole sequence for every framework (time-batched) and the peers' neuron loops walk
 ``unbind(0)`` slices: spikeforge is built with its public API (``snn.Sequential(snn.Linear, snn.LIF, ...)``), so it
-uses whatever fast path the library picks. Before timing, every framework's output spikes are compared with ours.
+uses whatever fast path the library picks. Before timing, every framework's output spikes are compared with
+ours (the share that is equal is reported; tests/test_bench_lif.py checks the equivalence on a small network).
 
-Memory, for (a): bytes of the tensors saved for backward in one step (``torch.autograd.graph.saved_tensors_hooks``,
-each storage once, the input included when a framework saves it); and the peak resident-set increase of 3 training
-steps at 10 % density, each framework in a fresh subprocess: model, optimiser and input built, one warm-up step,
+Memory: bytes of the tensors saved for backward in one step (``torch.autograd.graph.saved_tensors_hooks``, each
+storage once, the input included when a framework saves it), both workloads; for (a), the peak resident-set increase
+of 3 training steps at 10 % density, each framework in a fresh subprocess: model, optimiser and input built, one warm-up step,
 then ``VmHWM`` (after a reset of the peak) minus ``VmRSS`` before the steps (:func:`_measure.peak_rss_increase`).
 
 When the compiled kernels are built (``snn.kernels.status()``), spikeforge is also timed with them switched off
 (``SPIKEFORGE_KERNELS=0`` around each of its calls, checked with the profiler: with them off no ``spikeforge::``
-operator may run). Run ``.venv/bin/python benchmarks/bench_lif.py`` (a few minutes; ``--quick``: small shapes, a
-few seconds, nothing written; ``--no-write``: print only); it replaces the "LIF training step (workload a)" and
+operator may run). Run ``.venv/bin/python benchmarks/bench_lif.py`` (a few minutes; ``--quick``: small shapes, about a
+minute, nothing written; ``--no-write``: print only); it replaces the "LIF training step (workload a)" and
 "Open Neuromorphic shape (workload b)" sections of docs/benchmarks.md.
 """
 
