@@ -23,8 +23,9 @@ ours (the share that is equal is reported; tests/test_bench_lif.py checks the eq
 
 Memory: bytes of the tensors saved for backward in one step (``torch.autograd.graph.saved_tensors_hooks``, each
 storage once, the input included when a framework saves it), both workloads; for (a), the peak resident-set increase
-of 3 training steps at 10 % density, each framework in a fresh subprocess: model, optimiser and input built, one warm-up step,
-then ``VmHWM`` (after a reset of the peak) minus ``VmRSS`` before the steps (:func:`_measure.peak_rss_increase`).
+of 3 training steps at 10 % density, each framework in a fresh subprocess: model, optimiser and input built, one
+warm-up step, then ``VmHWM`` (after a reset of the peak) minus ``VmRSS`` before the steps
+(:func:`_measure.peak_rss_increase`).
 
 When the compiled kernels are built (``snn.kernels.status()``), spikeforge is also timed with them switched off
 (``SPIKEFORGE_KERNELS=0`` around each of its calls, checked with the profiler: with them off no ``spikeforge::``
@@ -378,12 +379,12 @@ def report_a(cfg, res, rss, kernel_line: str) -> tuple[str, list[str]]:
              f"{sizes} LIF network (Linear + LIF per layer), T = {cfg['T']}, batch {cfg['B']}, one training step "
              "(forward, cross-entropy on the output spike counts, backward, SGD), Bernoulli input. Median of "
              f"{cfg['repeats']} round-robin repeats (ms). Every framework runs the same neuron and initial weights "
-             "(scaled so that the hidden layers fire; see the script's docstring). Saved: MB of tensors saved for backward in one step (each storage once; "
-             "in brackets the share that is the input itself). Peak RSS: MB by which the resident set's peak during "
-             f"{RSS_STEPS} steps at {RSS_DENSITY:.0%} density exceeds the resident set before them, each framework "
-             "in a fresh process after one warm-up step.", "",
+             "(scaled so that the hidden layers fire; see the script's docstring). Saved: MB of tensors saved for "
+             "backward in one step (each storage once; in brackets the share that is the input itself). Peak RSS: "
+             f"MB by which the resident set's peak during {RSS_STEPS} steps at {RSS_DENSITY:.0%} density exceeds "
+             "the resident set before them, each framework in a fresh process after one warm-up step.", "",
              "| framework | " + " | ".join(f"{d:.0%} (ms)" for d in ds) + " | "
-             + " | ".join(f"saved {d:.0%} (MB)" for d in ds) + f" | peak RSS (MB) | output spikes equal to ours |",
+             + " | ".join(f"saved {d:.0%} (MB)" for d in ds) + " | peak RSS (MB) | output spikes equal to ours |",
              "|---|" + "---:|" * (2 * len(ds) + 2)]
     for n in names:
         saved = [f"{_mb(res['saved'][n][d])} ({_mb(res['saved_input'][n][d])})" for d in ds]
