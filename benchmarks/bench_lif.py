@@ -13,16 +13,16 @@ every framework once, so load from other processes falls on all alike):
 
 Sides: spikeforge; plain PyTorch (the Linear on the whole sequence, a per-step loop with its own arctan spike
 function); SpikingJelly's ``LIFNode`` with ``step_mode='m'`` (2.0 has no ``backend`` argument: it picks its CPU
-implementation itself); snnTorch's ``Leaky``; Norse's ``LIFBoxCell`` (its ``LIF`` adds a synaptic current, a
-different neuron). Every framework runs the same neuron: ``v = beta v + I`` with ``beta = exp(-dt / tau_mem)``
-(tau_mem 10 ms, dt 1 ms), spike when ``v > 1``, subtract reset (detached where the framework allows; Norse does not detach), arctan surrogate
-``(a/2) / (1 + (pi a x / 2)^2)``, a = 2 (Norse has none: its SuperSpike ``1 / (1 + a|x|)^2``, a = 2); the same
-initial weights (``nn.Linear``'s default, in (a) scaled so that the hidden layers fire at an SHD-like 5-15 %: see
+implementation itself); snnTorch's ``Leaky``; Norse's ``LIFBoxCell`` (its ``LIF`` adds a synaptic current, a different
+neuron). Every framework runs the same neuron: ``v = beta v + I`` with ``beta = exp(-dt / tau_mem)`` (tau_mem 10 ms,
+dt 1 ms), spike when ``v > 1``, subtract reset (detached where the framework allows; Norse does not detach), arctan
+surrogate ``(a/2) / (1 + (pi a x / 2)^2)``, a = 2 (Norse has none: its SuperSpike ``1 / (1 + a|x|)^2``, a = 2); the
+same initial weights (``nn.Linear``'s default, in (a) scaled so that the hidden layers fire at an SHD-like 5-15 %: see
 ``_linears``; Norse's further scaled by ``1 / (1 - beta)``, because its box LIF integrates ``(1 - beta) * I``). The
 Linear runs once on the whole sequence for every framework (time-batched) and the peers' neuron loops walk
 ``unbind(0)`` slices: spikeforge is built with its public API (``snn.Sequential(snn.Linear, snn.LIF, ...)``), so it
-uses whatever fast path the library picks. Before timing, every framework's output spikes are compared with
-ours (the share that is equal is reported; tests/test_bench_lif.py checks the equivalence on a small network).
+uses whatever fast path the library picks. Before timing, every framework's output spikes are compared with ours (the
+share that is equal is reported; tests/test_bench_lif.py checks the equivalence on a small network).
 
 Memory: bytes of the tensors saved for backward in one step (``torch.autograd.graph.saved_tensors_hooks``, each
 storage once, the input included when a framework saves it), both workloads; for (a), the peak resident-set increase
