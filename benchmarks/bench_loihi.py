@@ -3,7 +3,9 @@
 The network has the ``make demo`` shapes: a 578-128-10 LIF model (zero reset, LI readout, tau 20 ms, dt 10 ms;
 random weights, the first layer's scaled by 4 so that the hidden layer fires), lowered to the IR and quantised to
 Loihi 2 fixed point as ``snn run --backend loihi`` does (``prepare(graph, "fixed_pt")``). Input: Bernoulli spikes at
-5 %, T = 30, batches of 64 and of 1. Timed (round-robin, median of repeats, CPU, 2 torch threads):
+5 %, T = 30, batches of 64 and of 1. Timed round-robin, median of repeats, on the CPU with one torch thread (the loop's
+numpy is single-threaded too; the simulator's per-step operations are small, and with 2 threads on a loaded 2-core
+machine OpenMP's waiting made them about 6x slower):
 
 - ours: :func:`snn.backends.lava.intsim.simulate`, the simulator ``snn run --backend loihi`` runs (batched torch,
   synaptic products for all steps at once, the neuron update looped over T);
@@ -35,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_lava_intsim import ref_simulate  # noqa: E402  (the independent reference the tests check against)
 
 T, N_IN, N_HID, N_OUT, RATE, GAIN = 30, 578, 128, 10, 0.05, 4.0
-BATCHES, REPEATS, THREADS = (64, 1), 5, 2
+BATCHES, REPEATS, THREADS = (64, 1), 9, 1
 
 
 def fixed_net():
