@@ -9,7 +9,7 @@ STAMP := $(VENV)/.stamps
 
 .PHONY: setup test demo clean bench
 
-setup: $(STAMP)/package
+setup: $(STAMP)/package $(STAMP)/kernels
 
 $(STAMP)/venv:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ $(STAMP)/peers: $(STAMP)/lava
 
 $(STAMP)/package: $(STAMP)/peers pyproject.toml
 	$(PIP) install -q --no-build-isolation -e '.[dev]'
+	touch $@
+
+# The C++/OpenMP kernels (snn/kernels/csrc), compiled for this machine's CPU into the venv (about 30 s; torch's
+# extension builder needs ninja). Without them the pure-PyTorch paths run: same results, slower.
+$(STAMP)/kernels: $(STAMP)/package $(wildcard snn/kernels/csrc/*.cpp) snn/kernels/__init__.py
+	$(PIP) install -q ninja==1.13.0
+	$(PY) -m snn.kernels build
 	touch $@
 
 # Headless Chromium renders the energy report in tests/test_energy_report.py (Debian's chromium, about 30 s to

@@ -11,6 +11,7 @@ fallback).
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -25,9 +26,16 @@ CFLAGS = ["-O3", "-march=native", "-fopenmp", "-ffp-contract=off"]  # no fused m
 
 
 def build_dir() -> Path:
-    """Where the library is built: ``$SPIKEFORGE_KERNELS_DIR`` or ``<sys.prefix>/share/spikeforge/kernels/torch<version>``."""
+    """Where the library is built: ``$SPIKEFORGE_KERNELS_DIR`` or under ``<sys.prefix>/share/spikeforge/kernels/``, in
+    a folder named by the torch version and a hash of the sources and flags, so that a library never runs with
+    sources other than its own (an edited source reads as "not built" until rebuilt)."""
     env = os.environ.get("SPIKEFORGE_KERNELS_DIR")
-    return Path(env) if env else Path(sys.prefix) / "share" / "spikeforge" / "kernels" / f"torch{torch.__version__}"
+    if env:
+        return Path(env)
+    digest = hashlib.sha256(" ".join(CFLAGS).encode())
+    for src in SOURCES:
+        digest.update(Path(src).name.encode() + b"\0" + Path(src).read_bytes())
+    return Path(sys.prefix) / "share" / "spikeforge" / "kernels" / f"torch{torch.__version__}-{digest.hexdigest()[:12]}"
 
 
 def _library() -> Path:
@@ -38,6 +46,11 @@ def build(verbose: bool = False) -> Path:
     """Compiles :data:`SOURCES` into :func:`build_dir` (ninja; only what changed) and loads them. Returns the library."""
     from torch.utils import cpp_extension
 
+    if not SOURCES:
+        raise FileNotFoundError(f"snn.kernels: no C++ sources in {Path(__file__).parent / 'csrc'}")
+    # torch runs `ninja` from PATH: put this interpreter's scripts folder (the venv's, where make setup installs
+    # ninja) first, so a venv used without activating it still finds it
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     out = build_dir()
     out.mkdir(parents=True, exist_ok=True)
     cpp_extension.load(NAME, list(SOURCES), extra_cflags=CFLAGS, extra_ldflags=["-fopenmp"], build_directory=str(out),

@@ -29,6 +29,7 @@ from torch import nn
 
 from .. import _checks
 from ..surrogate import Surrogate, surrogate as make_surrogate
+from . import lif_fused
 from .base import Stateful
 
 __all__ = [
@@ -256,7 +257,26 @@ class LIF(_LeakyBase):
         self._check_input(x, leading=2)
         if state is None:
             state = self.initial_state(x.shape[1], x.device, x.dtype)
-        return lif_sequence(x, state, self.dynamics())
+        p = self.dynamics()
+        if lif_fused.fusable(x, p, state.v) is not None:
+            spikes, v = lif_fused.lif_sequence_fused(x, state.v, p)
+            return spikes, LIFState(v, state.i, spikes[-1])
+        return lif_sequence(x, state, p)
+
+    def forward_after(self, linear: nn.Linear, x: torch.Tensor,
+                      state: LIFState | None = None) -> tuple[torch.Tensor, LIFState] | None:
+        """``self(linear(x), state)`` as one fused node (:func:`lif_fused.linear_lif_sequence`), or None where the
+        fused kernels do not apply (then run the two modules one after the other)."""
+        if (not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != linear.in_features
+                or self.shape != (linear.out_features,)):
+            return None
+        if state is None:
+            state = self.initial_state(x.shape[1], x.device, x.dtype)
+        p = self.dynamics()
+        if lif_fused.fusable(x, p, state.v, linear.weight, linear.bias) is None:
+            return None
+        spikes, v = lif_fused.linear_lif_sequence(x, linear.weight, linear.bias, state.v, p)
+        return spikes, LIFState(v, state.i, spikes[-1])
 
     def step(self, x: torch.Tensor, state: LIFState | None = None) -> tuple[torch.Tensor, LIFState]:
         self._check_input(x, leading=1)
