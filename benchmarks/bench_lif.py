@@ -315,11 +315,13 @@ def run_a(cfg, with_off: bool) -> dict:
 
 
 def run_b(cfg, with_off: bool) -> dict:
-    """Workload (b): times (s) and saved bytes of forward + backward."""
+    """Workload (b): times (s) and saved bytes of forward + backward, spike agreement with ours."""
     names = _frameworks(with_off)
     n, T, B = cfg["n"], cfg["T"], cfg["B"]
     x = torch.randn(T, B, n, generator=torch.Generator().manual_seed(2))
     built = {name: _build(name, _linears((n, n))) for name in names}
+    with torch.no_grad():
+        agree = _agreement({name: run(x) for name, (_, run) in built.items()})
 
     def fwd_bwd(model, run):
         def step():
@@ -330,7 +332,7 @@ def run_b(cfg, with_off: bool) -> dict:
     steps = {name: _CountFirstCall(_off_if(name, fwd_bwd(*b))) for name, b in built.items()}
     times = timeit(steps, cfg["repeats"])
     print("workload b: " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()), flush=True)
-    return {"time": times, "saved": {name: step.saved[0] for name, step in steps.items()}}
+    return {"time": times, "saved": {name: step.saved[0] for name, step in steps.items()}, "agree": agree}
 
 
 def rss_child(name: str, quick: bool) -> None:
@@ -428,9 +430,10 @@ def report_b(cfg, res) -> tuple[str, list[str]]:
              f"dense current; no parameter update). Median of {cfg['repeats']} round-robin repeats. The published "
              "numbers (SPEC §8: Spyx fp32 0.076 s at 16k neurons on an RTX 4090) are GPU numbers and not comparable "
              "with this CPU run.", "",
-             "| framework | seconds | saved for backward (MB) | fastest peer / this |", "|---|---:|---:|---:|"]
+             "| framework | seconds | saved for backward (MB) | fastest peer / this | output spikes equal to ours |",
+             "|---|---:|---:|---:|---:|"]
     best = _fastest_peer(t)[1]
-    lines += [f"| {n} | {t[n]:.3f} | {_mb(s[n])} | {best / t[n]:.2f}x |" for n in t]
+    lines += [f"| {n} | {t[n]:.3f} | {_mb(s[n])} | {best / t[n]:.2f}x | {res['agree'][n]:.2%} |" for n in t]
     peer, best = _fastest_peer(t)
     target = [f"| (b) Open Neuromorphic shape, n = {cfg['n']}, CPU: fastest peer ({peer}) / ours | "
               f"{best / t[OURS]:.2f}x | no target on CPU |",
