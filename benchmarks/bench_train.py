@@ -7,29 +7,18 @@ from __future__ import annotations
 
 import math
 import os
-import statistics
-import time
 
 import torch
 from torch import nn
 
 import snn
 from _report import machine, write_section
+from bench_delays import timeit
 from snn.train import Trainer, from_dict
 from snn.train.losses import readout_loss
 
 T, B, N_IN, N_HID, N_OUT, STEPS = 30, 64, 578, 128, 10, 20
 BETA_HID, BETA_OUT = math.exp(-10 / 20), math.exp(-10 / 20)  # dt 10 ms, tau 20 ms
-
-
-def _time_steps(step, repeats: int = STEPS) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _batch():
@@ -105,8 +94,8 @@ def trainer_samples_per_s() -> float:
 def main() -> None:
     import snntorch
 
-    ours = _time_steps(spikeforge_step())
-    peer = _time_steps(snntorch_step())
+    times = timeit({"ours": spikeforge_step(), "peer": snntorch_step()}, STEPS)
+    ours, peer = times["ours"], times["peer"]
     epoch = trainer_samples_per_s()
     rows = [("spikeforge model + loss + Adam step", B / ours, ours),
             ("spikeforge Trainer epoch (loader, metrics, rates)", epoch, B / epoch),
@@ -114,7 +103,7 @@ def main() -> None:
     body = [f"Machine: {machine()}.", "",
             f"One training step on the `make demo` shapes: T = {T}, batch {B}, {N_IN}-{N_HID}-{N_OUT} LIF "
             "(zero reset) with LI readout, cross-entropy on the summed membrane, Adam; median of "
-            f"{STEPS} steps after a warm-up.", "",
+            f"{STEPS} steps taken round-robin with the snnTorch step, after a warm-up.", "",
             "| what | samples/s | s per batch |", "|---|---:|---:|"]
     body += [f"| {name} | {sps:.0f} | {sec:.4f} |" for name, sps, sec in rows]
     body += ["", f"spikeforge step / snnTorch step time: {ours / peer:.2f}x (below 1: spikeforge faster). "
