@@ -140,18 +140,29 @@ class Liquid:
         return out
 
 
-def branching_factor(spikes: torch.Tensor, mask: torch.Tensor, window: int = 4) -> float:
-    """Spikes of a neuron's postsynaptic targets in the ``window`` steps after each of its spikes, per spike:
-    ``sum_t sum_{j->i} s_j(t) [i spikes in (t, t + window]] / sum_t sum_j s_j(t)``. ``spikes``: (T, B, n);
-    ``mask``: (post, pre) connections."""
+def branching_factor(spikes: torch.Tensor, mask: torch.Tensor, window: int = 4, buffer: int = 25) -> float:
+    """The NALSM repository's branching factor (``compute_branching_factor.py``; SPEC §2): for each spike of a neuron
+    at step ``t``, the spikes of its postsynaptic neurons in steps ``t+1 .. t+window`` over the spikes of its
+    presynaptic neurons in ``t-window .. t-1`` (a denominator of at least 1); averaged over the neuron's spikes, then
+    over the neurons that spiked, then over the samples. Spikes within ``buffer + window`` steps of either end of a
+    sample are not counted (the repository's 25 ms buffer at 1 ms steps). ``spikes``: (T, B, n) of one liquid;
+    ``mask``: (post, pre) connections. NaN when no spike falls in the counted steps. 1 is the critical value:
+    activity neither dies out nor grows from one step to the next."""
     T = spikes.shape[0]
+    lo, hi = buffer + window, T - buffer - window
+    if hi <= lo:
+        raise ValueError(f"branching_factor: spikes: need more than {2 * (buffer + window)} steps (buffer {buffer}, "
+                         f"window {window} at each end), got {T}")
     s = spikes.to(torch.float64)
-    fut = torch.zeros_like(s)
-    for k in range(1, window + 1):
-        fut[:T - k] = torch.maximum(fut[:T - k], s[k:])
-    num = ((fut @ mask.to(torch.float64)) * s).sum()
-    den = s.sum()
-    return float(num / den) if den > 0 else float("nan")
+    before = torch.cat([torch.zeros_like(s[:1]), s.cumsum(0)])  # before[k] = spikes in steps 0 .. k-1
+    past = before[lo:hi] - before[lo - window:hi - window]
+    future = before[lo + 1 + window:hi + 1 + window] - before[lo + 1:hi + 1]
+    m = mask.to(torch.float64)
+    ratio = (future @ m) / (past @ m.t()).clamp_min(1)
+    fired = s[lo:hi]
+    per_neuron = (ratio * fired).sum(0) / fired.sum(0)      # (B, n): NaN for neurons without counted spikes
+    per_sample = per_neuron.nanmean(-1)
+    return float(per_sample.nanmean())
 
 
 def features(spikes: torch.Tensor) -> torch.Tensor:

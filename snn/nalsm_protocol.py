@@ -38,6 +38,8 @@ from ._io import atomic_dir, atomic_path
 from .nalsm import PLASTICITY, Liquid, LiquidConfig, branching_factor, features
 from .train.config import DataConfig, _build
 
+BF_WINDOW, BF_BUFFER = 4, 25  # steps (ms at the configs' 1 ms frames), as the NALSM repository measures it
+
 LIQUID_FORMAT = "spikeforge-nalsm-liquid"
 LIQUID_VERSION = 1
 READOUT_OPTIMIZERS = ("adadelta", "adam")
@@ -222,7 +224,11 @@ def run(cfg: NalsmConfig, out: str | Path, *, liquid_file: Optional[str | Path] 
     t0 = time.perf_counter()
     torch.manual_seed(cfg.seed)
     train, test = _split(cfg, "train"), _split(cfg, "test")
-    n_in = _inputs(train, [0]).shape[2]
+    steps, _, n_in = _inputs(train, [0]).shape
+    if steps <= 2 * (BF_BUFFER + BF_WINDOW):
+        raise ValueError(f"NALSM: data.frames: the branching factor needs samples of more than "
+                         f"{2 * (BF_BUFFER + BF_WINDOW)} steps ({BF_BUFFER}-step buffer and {BF_WINDOW}-step window "
+                         f"at each end), the frames {cfg.data.frames} give {steps}")
     if liquid_file is not None:
         liquid = load_liquid(liquid_file)
         if liquid.n_in != n_in:
@@ -237,14 +243,15 @@ def run(cfg: NalsmConfig, out: str | Path, *, liquid_file: Optional[str | Path] 
     ro_train = order[:cfg.readout.train_samples or len(order)]
     ro_test = list(range(cfg.readout.test_samples or len(test)))
     s = liquid.run(_inputs(train, ro_train[:cfg.measure]))
-    bf, rate = branching_factor(s, liquid.mask), s.mean().item()
+    bf, rate = branching_factor(s, liquid.mask, BF_WINDOW, BF_BUFFER), s.mean().item()
     f_tr = spike_features(liquid, train, ro_train, cfg.readout.batch_size, "features (train)", quiet)
     f_te = spike_features(liquid, test, ro_test, cfg.readout.batch_size, "features (test)", quiet)
     y_tr, y_te = torch.as_tensor(train.labels[ro_train]).long(), torch.as_tensor(test.labels[ro_test]).long()
     readout = _readout(cfg.readout, f_tr, y_tr, train.num_classes)
     results = {"name": cfg.name, "plasticity": "loaded" if liquid_file else cfg.organise.plasticity,
                "neurons": liquid.cfg.n, "inputs": n_in, "organise_samples": len(organise),
-               "branching_factor": bf, "spikes_per_neuron_per_step": rate,
+               "branching_factor": None if math.isnan(bf) else bf,  # null: no spike in the counted steps
+               "spikes_per_neuron_per_step": rate,
                "train_acc": (predict(readout, f_tr) == y_tr).float().mean().item(),
                "test_acc": (predict(readout, f_te) == y_te).float().mean().item(),
                "train_samples": len(ro_train), "test_samples": len(ro_test), "seconds": time.perf_counter() - t0}

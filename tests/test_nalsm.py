@@ -56,12 +56,21 @@ def test_liquid_is_seeded_and_follows_the_spec():
 
 
 def test_branching_factor_by_hand():
-    mask = torch.tensor([[False, False], [True, False]])       # neuron 0 -> neuron 1
-    s = torch.zeros(10, 1, 2)
-    s[0, 0, 0] = 1
-    s[2, 0, 1] = 1    # within 4 steps of the spike at t = 0: one descendant
-    s[6, 0, 0] = 1    # no descendant within 4 steps
-    assert branching_factor(s, mask) == pytest.approx(1 / 3)   # 1 descendant over 3 spikes
+    # neuron 2 -> neuron 0 -> neuron 1; window 2, no buffer: counted steps 2 .. 5 of 8
+    mask = torch.zeros(3, 3, dtype=torch.bool)
+    mask[0, 2] = mask[1, 0] = True
+    s = torch.zeros(8, 2, 3)
+    s[0, 0, 2] = s[1, 0, 2] = 1         # two presynaptic spikes before neuron 0's at t = 2 (neuron 2 itself: too early)
+    s[2, 0, 0] = 1                      # neuron 0: 2 postsynaptic spikes (t = 3, 4) over 2 presynaptic -> 1
+    s[3, 0, 1] = s[4, 0, 1] = 1         # neuron 1: no targets, one presynaptic spike before each -> 0 and 0
+    s[7, 1, 0] = 1                      # sample 1: a spike outside the counted steps only -> NaN, left out
+    assert branching_factor(s, mask, window=2, buffer=0) == pytest.approx(0.5)   # mean of neurons 0 and 1
+    s[5, 0, 1] = 1                      # neuron 0's third descendant falls outside its window: unchanged
+    assert branching_factor(s, mask, window=2, buffer=0) == pytest.approx(0.5)
+    s[1, 0, 0] = 1                      # ... and a neuron-0 spike at t = 1 is before the counted steps
+    assert branching_factor(s, mask, window=2, buffer=0) == pytest.approx((1 + 0) / 2)
+    with pytest.raises(ValueError, match="need more than 58 steps"):
+        branching_factor(torch.zeros(40, 1, 3), mask)
 
 
 def test_frozen_liquid_lowers_and_runs_identically_after_save_and_load(tmp_path):

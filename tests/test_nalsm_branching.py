@@ -1,5 +1,6 @@
 """Reduced NALSM run on ndigits (benchmarks/nalsm_branching.py --reduced): after self-organisation the astrocyte-
-regulated liquid's branching factor is nearer 1 than with unregulated STDP, which is nearer than the plain LSM's."""
+regulated liquid's branching factor (the NALSM repository's measure) is far nearer 1 than the plain LSM's and the
+unregulated-STDP liquid's."""
 
 import importlib.util
 import sys
@@ -29,7 +30,7 @@ def test_the_astrocyte_moves_the_branching_factor_towards_one(tmp_path):
     finally:
         torch.set_num_threads(threads)
     gap = {name: abs(r["branching"] - 1) for name, r in rows.items()}
-    assert gap["NALSM"] < gap["LSM + unregulated STDP"] < gap["LSM"], rows
+    assert gap["NALSM"] < gap["LSM + unregulated STDP"] / 2 and gap["NALSM"] < gap["LSM"] / 2, rows
     assert rows["NALSM"]["rate"] > 0, rows     # regulated, not silenced
 
     # the samples are a seeded draw over every class (ndigits' splits are ordered by label: the first samples were

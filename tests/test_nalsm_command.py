@@ -111,6 +111,13 @@ def test_liquid_with_wrong_input_layer_is_refused(nmnist_root, tmp_path, capsys)
     assert "578 channels" in err and "2312" in err and not (tmp_path / "r").exists()
 
 
+def test_samples_too_short_for_the_branching_factor_are_refused_before_any_work(nmnist_root, tmp_path, capsys):
+    rc = _run(nmnist_root, tmp_path / "r", "--set", "data.frames={dt: 1.0, duration: 50.0, binary: true}")
+    assert rc == 2 and not (tmp_path / "r").exists()
+    assert re.search(r"data.frames: the branching factor needs samples of more than 58 steps .* give 50",
+                     capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("override, message", [
     ("liquid.sides=3", "unknown key 'liquid.sides'"),
     ("organise.plasticity=hebb", "organise.plasticity: expected one of"),
