@@ -103,10 +103,15 @@ class _LinearLIFSequence(torch.autograd.Function):
         else:
             current = torch.addmm(b, flat, w.t()) if b is not None else flat @ w.t()
             saved_input = (bits if spiking else flat, None)
-        spikes, v_final = ops.lif_forward(current.view(T, B, -1), v0, beta, threshold, reset)
         # Recompute the input current in backward only where that is cheap (a sparse input with few ones per row);
-        # otherwise keep it, so that backward costs no more products than an unfused Linear + LIF.
+        # otherwise keep it, so that backward costs no more products than an unfused Linear + LIF. A current that is
+        # not kept takes the spikes in its buffer.
         recompute = sparse and ones < RECOMPUTE_BELOW * T * B
+        if recompute:
+            spikes = current.view(T, B, -1)
+            v_final = ops.lif_forward_(spikes, v0, beta, threshold, reset)
+        else:
+            spikes, v_final = ops.lif_forward(current.view(T, B, -1), v0, beta, threshold, reset)
         ctx.save_for_backward(*saved_input, weight, bias, v0, beta, threshold, None if recompute else current)
         ctx.config = (reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K))
         return spikes, v_final
@@ -117,22 +122,24 @@ class _LinearLIFSequence(torch.autograd.Function):
         reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K) = ctx.config
         ops = kernels.ops()
         w = weight.detach()
-        if current is None:
-            current = ops.csr_linear(saved, row_ptr, w.t().contiguous(), None if bias is None else bias.detach())
-        grad_current, grad_v0 = ops.lif_backward(current.view(T, B, -1), v0, beta, threshold, reset,
-                                                 grad_spikes.contiguous(), grad_v_final.contiguous(), surrogate,
-                                                 slope, detach_reset)
-        g = grad_current.view(T * B, -1)
+        args = (v0, beta, threshold, reset, grad_spikes.contiguous(), grad_v_final.contiguous(), surrogate, slope,
+                detach_reset)
+        if current is None:  # recomputed here, so its buffer takes the gradient (one buffer less at the peak)
+            g = ops.csr_linear(saved, row_ptr, w.t().contiguous(), None if bias is None else bias.detach())
+            grad_v0 = ops.lif_backward_(g.view(T, B, -1), *args)
+        else:
+            g, grad_v0 = ops.lif_backward(current.view(T, B, -1), *args)
+            g = g.view(T * B, -1)
         grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = (g @ w).view(T, B, K)
-        if ctx.needs_input_grad[1]:
+        if ctx.needs_input_grad[1]:  # before grad_x: a float copy of a uint8 input is freed before grad_x is made
             if sparse:
                 grad_w = ops.csr_weight_grad(saved, row_ptr, g, K).t()
             else:
                 grad_w = g.t() @ (saved.to(w.dtype) if spiking else saved)
         if bias is not None and ctx.needs_input_grad[2]:
             grad_b = g.sum(0)
+        if ctx.needs_input_grad[0]:
+            grad_x = (g @ w).view(T, B, K)
         return grad_x, grad_w, grad_b, grad_v0, None, None, None, None, None, None
 
 

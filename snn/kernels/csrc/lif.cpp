@@ -44,9 +44,10 @@ inline scalar_t surrogate_grad(scalar_t x, scalar_t a, scalar_t c, scalar_t half
 
 // One step of the membrane for one sample's N neurons; writes the spikes, returns nothing (v updated in place).
 template <typename scalar_t, int RESET>
-inline void membrane_step(const scalar_t* __restrict x, scalar_t* __restrict v, scalar_t* __restrict out,
+inline void membrane_step(const scalar_t* x, scalar_t* __restrict v, scalar_t* out,
                           const scalar_t* __restrict beta, const scalar_t* __restrict th, int64_t N, bool pre) {
-  // pre: write the pre-reset membrane to out instead of the spikes (the backward pass re-runs the forward)
+  // pre: write the pre-reset membrane to out instead of the spikes (the backward pass re-runs the forward); out may
+  // be x itself (each x[n] is read before out[n] is written)
   for (int64_t n = 0; n < N; ++n) {
     scalar_t u = beta[n] * v[n] + x[n];
     const scalar_t s = (u - th[n]) > scalar_t(0) ? scalar_t(1) : scalar_t(0);
@@ -73,14 +74,13 @@ void forward_dispatch(int64_t reset, const scalar_t* I, scalar_t* out, scalar_t*
   else forward_rows<scalar_t, 2>(I, out, V, beta, th, T, B, N, b0, b1, pre);
 }
 
-// Forward: spikes (T, B, ...) and the final (post-reset) membrane (B, ...).
-std::tuple<at::Tensor, at::Tensor> lif_forward(const at::Tensor& current, const at::Tensor& v0,
-                                               const at::Tensor& beta, const at::Tensor& threshold, int64_t reset) {
+// Forward into spikes (T, B, ...), which may be current itself; returns the final (post-reset) membrane (B, ...).
+at::Tensor lif_forward_into(const at::Tensor& current, const at::Tensor& spikes, const at::Tensor& v0,
+                            const at::Tensor& beta, const at::Tensor& threshold, int64_t reset) {
   check_sequence(current, "current");
   const int64_t T = current.size(0), B = current.size(1), N = beta.numel();
   TORCH_CHECK(v0.numel() == B * N && current.numel() == T * B * N && threshold.numel() == N,
               "spikeforge: lif_forward: shapes disagree");
-  auto spikes = at::empty_like(current);
   auto v_out = v0.contiguous().clone();
   const auto b = beta.contiguous(), th = threshold.contiguous();
   AT_DISPATCH_FLOATING_TYPES(current.scalar_type(), "lif_forward", [&] {
@@ -90,7 +90,21 @@ std::tuple<at::Tensor, at::Tensor> lif_forward(const at::Tensor& current, const 
                                  N, lo, hi, false);
     });
   });
+  return v_out;
+}
+
+// Spikes (T, B, ...) (a new tensor) and the final membrane.
+std::tuple<at::Tensor, at::Tensor> lif_forward(const at::Tensor& current, const at::Tensor& v0,
+                                               const at::Tensor& beta, const at::Tensor& threshold, int64_t reset) {
+  auto spikes = at::empty_like(current);
+  auto v_out = lif_forward_into(current, spikes, v0, beta, threshold, reset);
   return {spikes, v_out};
+}
+
+// The same, overwriting current with the spikes (for a current nobody else holds); returns the final membrane.
+at::Tensor lif_forward_(at::Tensor& current, const at::Tensor& v0, const at::Tensor& beta,
+                        const at::Tensor& threshold, int64_t reset) {
+  return lif_forward_into(current, current, v0, beta, threshold, reset);
 }
 
 template <typename scalar_t, int RESET, int SURROGATE, bool DETACH>
@@ -130,18 +144,18 @@ void backward_dispatch(int64_t surrogate, bool detach, scalar_t* G, const scalar
 #undef SF_BACKWARD
 }
 
-// Backward through time: re-runs the forward to recover the pre-reset membrane, then walks back.
-// Returns the gradient of the input current (T, B, ...) and of the initial membrane (B, ...).
-std::tuple<at::Tensor, at::Tensor> lif_backward(const at::Tensor& current, const at::Tensor& v0,
-                                                const at::Tensor& beta, const at::Tensor& threshold, int64_t reset,
-                                                const at::Tensor& grad_spikes, const at::Tensor& grad_v_final,
-                                                int64_t surrogate, double slope, bool detach_reset) {
+// Backward through time into grad (T, B, ...), which may be current itself: re-runs the forward to recover the
+// pre-reset membrane (each element read before it is overwritten), then walks back. Returns the gradient of the
+// initial membrane (B, ...).
+at::Tensor lif_backward_into(const at::Tensor& current, const at::Tensor& grad, const at::Tensor& v0,
+                             const at::Tensor& beta, const at::Tensor& threshold, int64_t reset,
+                             const at::Tensor& grad_spikes, const at::Tensor& grad_v_final, int64_t surrogate,
+                             double slope, bool detach_reset) {
   check_sequence(current, "current");
   check_sequence(grad_spikes, "grad_spikes");
   const int64_t T = current.size(0), B = current.size(1), N = beta.numel();
   TORCH_CHECK(grad_spikes.sizes() == current.sizes() && grad_v_final.numel() == B * N && v0.numel() == B * N,
               "spikeforge: lif_backward: shapes disagree");
-  auto grad = at::empty_like(current);
   auto v = v0.contiguous().clone();
   auto grad_v0 = grad_v_final.contiguous().clone();
   const auto b = beta.contiguous(), th = threshold.contiguous();
@@ -160,7 +174,27 @@ std::tuple<at::Tensor, at::Tensor> lif_backward(const at::Tensor& current, const
       else backward_dispatch<scalar_t, 2>(surrogate, detach_reset, G, GS, GV, bp, tp, T, B, N, lo, hi, a);
     });
   });
+  return grad_v0;
+}
+
+// The gradients of the input current (a new tensor) and of the initial membrane.
+std::tuple<at::Tensor, at::Tensor> lif_backward(const at::Tensor& current, const at::Tensor& v0,
+                                                const at::Tensor& beta, const at::Tensor& threshold, int64_t reset,
+                                                const at::Tensor& grad_spikes, const at::Tensor& grad_v_final,
+                                                int64_t surrogate, double slope, bool detach_reset) {
+  auto grad = at::empty_like(current);
+  auto grad_v0 = lif_backward_into(current, grad, v0, beta, threshold, reset, grad_spikes, grad_v_final, surrogate,
+                                   slope, detach_reset);
   return {grad, grad_v0};
+}
+
+// The same, overwriting current with its gradient (for a current nobody else holds); returns the initial
+// membrane's gradient.
+at::Tensor lif_backward_(at::Tensor& current, const at::Tensor& v0, const at::Tensor& beta,
+                         const at::Tensor& threshold, int64_t reset, const at::Tensor& grad_spikes,
+                         const at::Tensor& grad_v_final, int64_t surrogate, double slope, bool detach_reset) {
+  return lif_backward_into(current, current, v0, beta, threshold, reset, grad_spikes, grad_v_final, surrogate, slope,
+                           detach_reset);
 }
 
 // out[:N] += the sum of the rows src[idx[i], :N] for i < count. The columns go BLOCK at a time through vector
@@ -351,6 +385,9 @@ TORCH_LIBRARY_FRAGMENT(spikeforge, m) {
   m.def("lif_forward(Tensor current, Tensor v0, Tensor beta, Tensor threshold, int reset) -> (Tensor, Tensor)");
   m.def("lif_backward(Tensor current, Tensor v0, Tensor beta, Tensor threshold, int reset, Tensor grad_spikes, "
         "Tensor grad_v_final, int surrogate, float slope, bool detach_reset) -> (Tensor, Tensor)");
+  m.def("lif_forward_(Tensor(a!) current, Tensor v0, Tensor beta, Tensor threshold, int reset) -> Tensor");
+  m.def("lif_backward_(Tensor(a!) current, Tensor v0, Tensor beta, Tensor threshold, int reset, Tensor grad_spikes, "
+        "Tensor grad_v_final, int surrogate, float slope, bool detach_reset) -> Tensor");
   m.def("spike_csr(Tensor x) -> (Tensor, Tensor)");
   m.def("csr_linear(Tensor cols, Tensor row_ptr, Tensor weight_t, Tensor? bias) -> Tensor");
   m.def("csr_weight_grad(Tensor cols, Tensor row_ptr, Tensor grad, int K) -> Tensor");
@@ -360,6 +397,8 @@ TORCH_LIBRARY_FRAGMENT(spikeforge, m) {
 TORCH_LIBRARY_IMPL(spikeforge, CPU, m) {
   m.impl("lif_forward", &lif_forward);
   m.impl("lif_backward", &lif_backward);
+  m.impl("lif_forward_", &lif_forward_);
+  m.impl("lif_backward_", &lif_backward_);
   m.impl("spike_csr", &spike_csr);
   m.impl("csr_linear", &csr_linear);
   m.impl("csr_weight_grad", &csr_weight_grad);
