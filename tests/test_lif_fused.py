@@ -271,3 +271,14 @@ def test_trainer_rate_recorder_keeps_the_pairs_fused():
         hidden, _ = inner[1](inner[0](x))
     assert list(recorder.outputs) == ["lif_0.1", "lif_2"]
     assert torch.equal(recorder.outputs["lif_0.1"], hidden) and torch.equal(recorder.outputs["lif_2"], out)
+
+
+def test_backward_uses_the_kernels_forward_used(monkeypatch):
+    """Turning the kernels off between forward and backward does not break a graph built with them."""
+    model = snn.Sequential(snn.Linear(10, 70), snn.LIF(70, threshold=0.1), snn.LIF(70, threshold=0.1))
+    x = (torch.rand(8, 3, 10) < 0.2).float()
+    out, _ = model(x)
+    assert {FUSED_PAIR, FUSED_LIF} <= _node_names(out)
+    monkeypatch.setenv("SPIKEFORGE_KERNELS", "0")
+    out.sum().backward()
+    assert model[0].weight.grad is not None and torch.isfinite(model[0].weight.grad).all()

@@ -61,6 +61,7 @@ class _LIFSequence(torch.autograd.Function):
         ops = kernels.ops()
         spikes, v_final = ops.lif_forward(current, v0, beta, threshold, reset)
         ctx.save_for_backward(current, v0, beta, threshold)
+        ctx.ops = ops  # backward uses the kernels forward used, whatever SPIKEFORGE_KERNELS says by then
         ctx.config = (reset, surrogate, slope, detach_reset)
         return spikes, v_final
 
@@ -68,7 +69,7 @@ class _LIFSequence(torch.autograd.Function):
     def backward(ctx, grad_spikes, grad_v_final):
         current, v0, beta, threshold = ctx.saved_tensors
         reset, surrogate, slope, detach_reset = ctx.config
-        grad_current, grad_v0 = kernels.ops().lif_backward(
+        grad_current, grad_v0 = ctx.ops.lif_backward(
             current, v0, beta, threshold, reset, grad_spikes.contiguous(), grad_v_final.contiguous(), surrogate,
             slope, detach_reset)
         return grad_current, grad_v0, None, None, None, None, None, None
@@ -113,6 +114,7 @@ class _LinearLIFSequence(torch.autograd.Function):
         else:
             spikes, v_final = ops.lif_forward(current.view(T, B, -1), v0, beta, threshold, reset)
         ctx.save_for_backward(*saved_input, weight, bias, v0, beta, threshold, None if recompute else current)
+        ctx.ops = ops  # backward uses the kernels forward used, whatever SPIKEFORGE_KERNELS says by then
         ctx.config = (reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K))
         return spikes, v_final
 
@@ -120,7 +122,7 @@ class _LinearLIFSequence(torch.autograd.Function):
     def backward(ctx, grad_spikes, grad_v_final):
         saved, row_ptr, weight, bias, v0, beta, threshold, current = ctx.saved_tensors
         reset, surrogate, slope, detach_reset, spiking, sparse, (T, B, K) = ctx.config
-        ops = kernels.ops()
+        ops = ctx.ops
         w = weight.detach()
         args = (v0, beta, threshold, reset, grad_spikes.contiguous(), grad_v_final.contiguous(), surrogate, slope,
                 detach_reset)
