@@ -66,6 +66,8 @@ def test_second_writer_is_refused_and_a_dead_writers_lock_is_taken_over(tmp_path
         assert f"pid {proc.pid}" in err and socket.gethostname() in err and "started" in err and "in use" in err
         with pytest.raises(rundir.RunLockError, match=f"pid {proc.pid}"):
             Trainer(_cfg(), Toy(16, 0), run_dir=run).fit(resume=True)
+        # training has begun (config.yaml is written after the lock): a run killed before that has nothing to resume
+        _wait_for(lambda: (run / "config.yaml").is_file(), proc, "the run's config.yaml")
         proc.send_signal(signal.SIGKILL)  # dies holding the lock: the file stays behind
         proc.wait(timeout=30)
     finally:
