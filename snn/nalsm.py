@@ -140,7 +140,12 @@ class Liquid:
         return out
 
 
-def branching_factor(spikes: torch.Tensor, mask: torch.Tensor, window: int = 4, buffer: int = 25) -> float:
+# The NALSM repository's branching-factor window and per-sample buffer, in steps (ms at 1 ms steps).
+BF_WINDOW, BF_BUFFER = 4, 25
+
+
+def branching_factor(spikes: torch.Tensor, mask: torch.Tensor, window: int = BF_WINDOW,
+                     buffer: int = BF_BUFFER) -> float:
     """The NALSM repository's branching factor (``compute_branching_factor.py``; SPEC §2): for each spike of a neuron
     at step ``t``, the spikes of its postsynaptic neurons in steps ``t+1 .. t+window`` over the spikes of its
     presynaptic neurons in ``t-window .. t-1`` (a denominator of at least 1); averaged over the neuron's spikes, then

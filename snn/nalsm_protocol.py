@@ -35,10 +35,8 @@ import yaml
 
 from . import _progress
 from ._io import atomic_dir, atomic_path
-from .nalsm import PLASTICITY, Liquid, LiquidConfig, branching_factor, features
+from .nalsm import BF_BUFFER, BF_WINDOW, PLASTICITY, Liquid, LiquidConfig, branching_factor, features
 from .train.config import DataConfig, _build
-
-BF_WINDOW, BF_BUFFER = 4, 25  # steps (ms at the configs' 1 ms frames), as the NALSM repository measures it
 
 LIQUID_FORMAT = "spikeforge-nalsm-liquid"
 LIQUID_VERSION = 1
@@ -243,7 +241,7 @@ def run(cfg: NalsmConfig, out: str | Path, *, liquid_file: Optional[str | Path] 
     ro_train = order[:cfg.readout.train_samples or len(order)]
     ro_test = list(range(cfg.readout.test_samples or len(test)))
     s = liquid.run(_inputs(train, ro_train[:cfg.measure]))
-    bf, rate = branching_factor(s, liquid.mask, BF_WINDOW, BF_BUFFER), s.mean().item()
+    bf, rate = branching_factor(s, liquid.mask), s.mean().item()
     f_tr = spike_features(liquid, train, ro_train, cfg.readout.batch_size, "features (train)", quiet)
     f_te = spike_features(liquid, test, ro_test, cfg.readout.batch_size, "features (test)", quiet)
     y_tr, y_te = torch.as_tensor(train.labels[ro_train]).long(), torch.as_tensor(test.labels[ro_test]).long()
